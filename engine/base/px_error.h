@@ -1,0 +1,44 @@
+/*
+ * px_error: the project's error codes and their text.
+ *
+ * Every function that can fail returns 0 or one of the negative PX_E* codes below and
+ * hands results back through out-parameters. Errors of libraries (errno, nng, SQLite)
+ * are converted where they are called and never travel further up. This header must stay
+ * free of I/O headers: the consensus core includes it.
+ */
+#ifndef PX_ERROR_H
+#define PX_ERROR_H
+
+enum px_error {
+    PX_OK = 0,
+    PX_ENOMEM = -1,     /* out of memory */
+    PX_EINVAL = -2,     /* invalid argument or input */
+    PX_EIO = -3,        /* read, write or sync failed */
+    PX_ECORRUPT = -4,   /* stored data failed its checksum or cannot be decoded */
+    PX_ETOOBIG = -5,    /* a size limit was exceeded */
+    PX_ENOTFOUND = -6,  /* no such item */
+    PX_EEXIST = -7,     /* item already exists */
+    PX_ETIMEDOUT = -8,  /* deadline passed */
+    PX_ECLOSED = -9,    /* the peer, connection or object is closed */
+    PX_EDECODE = -10,   /* bytes do not decode to a valid message */
+    PX_ECRYPTO = -11,   /* signature or authentication check failed */
+    PX_ECONFLICT = -12, /* refused: conflicts with something already signed or stored */
+    PX_EBOUND = -13,    /* a capacity bound was hit (queue, set, table full) */
+    PX_EAGAIN = -14,    /* not now: try again later */
+    PX_EPROTO = -15,    /* the other side broke the protocol */
+    PX_ESTATE = -16,    /* the call is not valid in the current state */
+    PX_EPERM = -17,     /* permission denied */
+    PX_ECONFIG = -18,   /* bad configuration */
+    PX_ECANCELED = -19, /* the operation was cancelled (shutdown) */
+    PX_EAPP = -20,      /* the application answered with an error or went away */
+    PX_EINTERNAL = -21, /* a bug: an invariant did not hold */
+};
+
+/* Text for an error code: a short lower-case phrase. Never NULL; unknown codes give
+ * "unknown error". */
+const char *px_strerror(int err);
+
+/* Map an errno value (positive) to a PX_E code. */
+int px_err_from_errno(int errnum);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * px_test: helpers for tests. Temporary directories, child processes started and stopped
+ * by PID (every one still running is killed when the test process exits, whatever way it
+ * exits), waiting on a condition with a deadline instead of sleeping, and free loopback
+ * ports. Tests only; never linked into a shipped binary.
+ */
+#ifndef PX_TEST_H
+#define PX_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Make a fresh directory under $TMPDIR (or /tmp) named phalanx-<tag>-XXXXXX.
+ * Returns 0 or a PX_E code. */
+int pxt_tmpdir(const char *tag, char *out, size_t cap);
+/* Remove a directory tree (like rm -rf). Refuses paths outside the temp root. */
+int pxt_rmtree(const char *path);
+
+/* Start argv[0] (a path) with argv; stdout and stderr go to log_path (appended) if it is
+ * not NULL. Returns the PID, or a negative PX_E code. */
+pid_t pxt_spawn(const char *const argv[], const char *log_path);
+/* Send sig to pid, wait up to timeout_ms for it to exit, then SIGKILL it.
+ * *status (may be NULL) receives the wait status. Returns 0, or PX_ENOTFOUND if pid was
+ * not started by pxt_spawn or already reaped. */
+int pxt_stop(pid_t pid, int sig, int timeout_ms, int *status);
+/* True if pid is still running (reaps it if it has exited; *status gets the wait status). */
+bool pxt_running(pid_t pid, int *status);
+/* Kill (SIGKILL) and reap every process still running that pxt_spawn started. */
+void pxt_stop_all(void);
+
+typedef bool (*pxt_cond_fn)(void *user);
+/* Call cond until it returns true or timeout_ms passes; between calls wait a little
+ * (1 ms growing to 50 ms). Returns true if cond became true. */
+bool pxt_wait_until(pxt_cond_fn cond, void *user, int timeout_ms);
+
+/* A TCP port on 127.0.0.1 that was free when asked (bind to port 0). 0 on failure. */
+uint16_t pxt_free_port(void);
+/* `count` consecutive free ports spaced `stride` apart starting at the returned base;
+ * 0 on failure. For testnets: port base + stride*i + k. */
+uint16_t pxt_free_port_range(int count, int stride);
+
+/* Read a whole file into a malloc'd NUL-terminated buffer (NULL on error). */
+char *pxt_read_file(const char *path, size_t *len);
+/* Write a whole file (mode 0644). 0 or PX_E code. */
+int pxt_write_file(const char *path, const void *data, size_t len);
+
+#endif
