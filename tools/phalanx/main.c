@@ -1,0 +1,56 @@
+/*
+ * phalanx: the command line for operators, developers and testers. Dispatches to the
+ * subcommand named by the first argument; never does the work itself.
+ */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef PHALANX_VERSION
+#define PHALANX_VERSION "unknown"
+#endif
+
+const struct phalanx_command phalanx_commands[] = {
+    {"version", "print the version of phalanx", cmd_version},
+    {NULL, NULL, NULL},
+};
+
+int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: phalanx version\nPrints the version of phalanx.\n");
+        return 0;
+    }
+    printf("phalanx %s\n", PHALANX_VERSION);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: phalanx COMMAND [OPTIONS]\n\n"
+               "Commands:\n");
+    for (const struct phalanx_command *c = phalanx_commands; c->name; c++)
+        fprintf(f, "  %-14s %s\n", c->name, c->summary);
+    fprintf(f, "\nRun 'phalanx COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv + 1);
+    for (const struct phalanx_command *c = phalanx_commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0)
+            return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "phalanx: unknown command '%s' (run 'phalanx --help' for the list)\n", argv[1]);
+    return 2;
+}
