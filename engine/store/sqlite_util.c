@@ -1,0 +1,105 @@
+/*
+ * sqlite_util: see sqlite_util.h. Never leaks a SQLite code or an unfinalized statement.
+ */
+#include "sqlite_util.h"
+
+#include "px_error.h"
+#include "px_log.h"
+
+#include <stdio.h>
+
+int sqlu_err(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_NOMEM:
+        return PX_ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return PX_EAGAIN;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return PX_ECORRUPT;
+    case SQLITE_CONSTRAINT:
+        return PX_ECONFLICT;
+    case SQLITE_TOOBIG:
+        return PX_ETOOBIG;
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+        return PX_EPERM;
+    case SQLITE_NOTFOUND:
+        return PX_ENOTFOUND;
+    default:
+        return PX_EIO;
+    }
+}
+
+int sqlu_fail(sqlite3 *db, const char *module, const char *what, int rc)
+{
+    char q[512];
+    px_log(PX_LOG_ERROR, module, "database call failed", "what=%s error=%s", what,
+           px_log_quote(q, sizeof(q), db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    return sqlu_err(rc) ? sqlu_err(rc) : PX_EIO;
+}
+
+int sqlu_exec(sqlite3 *db, const char *module, const char *sql)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqlu_fail(db, module, sql, rc);
+    return 0;
+}
+
+int sqlu_open(const char *path, bool readonly, const char *module, sqlite3 **out)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= SQLITE_OPEN_NOMUTEX; /* one handle, one thread */
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        char q[512];
+        px_log(PX_LOG_ERROR, module, "cannot open database", "path=%s error=%s",
+               px_log_quote(q, sizeof(q), path), db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return PX_EIO;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    int err = readonly ? sqlu_exec(db, module, "PRAGMA query_only=ON;")
+                       : sqlu_exec(db, module,
+                                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                   "PRAGMA foreign_keys=ON;");
+    if (err) {
+        sqlite3_close(db);
+        return err;
+    }
+    *out = db;
+    return 0;
+}
+
+int sqlu_schema_version(sqlite3 *db, const char *module, int version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlu_fail(db, module, "read schema version", rc);
+    int have = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        have = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (have == version)
+        return 0;
+    if (have != 0) {
+        px_log(PX_LOG_ERROR, module, "database has an unknown schema version",
+               "have=%d want=%d hint=\"made by another version of phalanx?\"", have, version);
+        return PX_ECORRUPT;
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", version);
+    return sqlu_exec(db, module, sql);
+}
