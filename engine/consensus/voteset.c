@@ -1,0 +1,156 @@
+/*
+ * voteset: one (height, round, type) of votes (see voteset.h). Power is summed per block
+ * id with linear search over at most capacity + 1 distinct ids (every validator's first
+ * vote counts once; later different votes are equivocation, never counted). Never
+ * allocates, never does I/O.
+ */
+#include "voteset.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "px_error.h"
+
+void voteset_init(struct voteset *vs, struct vote *votes, uint8_t *flags,
+                  struct voteset_tally *tallies, uint32_t capacity)
+{
+    memset(vs, 0, sizeof(*vs));
+    vs->votes = votes;
+    vs->flags = flags;
+    vs->tallies = tallies;
+    vs->capacity = capacity;
+    vs->maj23 = -1;
+    vs->round = -1;
+}
+
+int voteset_reset(struct voteset *vs, uint64_t height, int32_t round, enum vote_type type,
+                  const struct validator_set *vals)
+{
+    if (vals->count > vs->capacity) {
+        return PX_EBOUND;
+    }
+    vs->height = height;
+    vs->round = round;
+    vs->type = type;
+    vs->vals = vals;
+    memset(vs->flags, 0, vs->capacity);
+    vs->n_tallies = 0;
+    vs->n_votes = 0;
+    vs->sum = 0;
+    vs->maj23 = -1;
+    return 0;
+}
+
+static int32_t tally_find(const struct voteset *vs, const struct block_id *id)
+{
+    for (uint32_t i = 0; i < vs->n_tallies; i++) {
+        if (block_id_equal(&vs->tallies[i].block_id, id)) {
+            return (int32_t)i;
+        }
+    }
+    return -1;
+}
+
+int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *res,
+                const struct vote **existing)
+{
+    const struct validator *val = validator_set_get(vs->vals, v->validator_index);
+    if (val == NULL || v->height != vs->height || v->round != vs->round || v->type != vs->type ||
+        memcmp(val->address, v->validator_address, VOTE_ADDRESS_SIZE) != 0) {
+        return PX_EINVAL;
+    }
+    uint32_t idx = (uint32_t)v->validator_index;
+    if (vs->flags[idx] & VOTESET_PRESENT) {
+        const struct vote *old = &vs->votes[idx];
+        if (block_id_equal(&old->block_id, &v->block_id)) {
+            *res = VOTESET_DUPLICATE;
+            return 0;
+        }
+        if (vs->flags[idx] & VOTESET_CONFLICTED) {
+            *res = VOTESET_CONFLICT_SEEN;
+            return 0;
+        }
+        vs->flags[idx] |= VOTESET_CONFLICTED;
+        *res = VOTESET_CONFLICT;
+        if (existing != NULL) {
+            *existing = old;
+        }
+        return 0;
+    }
+    int32_t t = tally_find(vs, &v->block_id);
+    if (t < 0) {
+        /* At most one tally per counted vote: n_tallies <= n_votes < capacity + 1. */
+        assert(vs->n_tallies < vs->capacity + 1);
+        t = (int32_t)vs->n_tallies++;
+        vs->tallies[t].block_id = v->block_id;
+        vs->tallies[t].power = 0;
+    }
+    vs->votes[idx] = *v;
+    vs->flags[idx] |= VOTESET_PRESENT;
+    vs->n_votes++;
+    vs->tallies[t].power += val->voting_power;
+    vs->sum += val->voting_power;
+    if (vs->maj23 < 0 &&
+        validator_set_is_two_thirds(vs->tallies[t].power, vs->vals->total_voting_power)) {
+        vs->maj23 = t;
+    }
+    *res = VOTESET_ADDED;
+    return 0;
+}
+
+bool voteset_has_two_thirds_majority(const struct voteset *vs, struct block_id *out)
+{
+    if (vs->maj23 < 0) {
+        return false;
+    }
+    if (out != NULL) {
+        *out = vs->tallies[vs->maj23].block_id;
+    }
+    return true;
+}
+
+bool voteset_has_two_thirds_any(const struct voteset *vs)
+{
+    return vs->vals != NULL && validator_set_is_two_thirds(vs->sum, vs->vals->total_voting_power);
+}
+
+int64_t voteset_power_for(const struct voteset *vs, const struct block_id *id)
+{
+    int32_t t = tally_find(vs, id);
+    return t < 0 ? 0 : vs->tallies[t].power;
+}
+
+bool voteset_has(const struct voteset *vs, int32_t index)
+{
+    return index >= 0 && (uint32_t)index < vs->capacity &&
+           (vs->flags[index] & VOTESET_PRESENT) != 0;
+}
+
+const struct vote *voteset_get(const struct voteset *vs, int32_t index)
+{
+    return voteset_has(vs, index) ? &vs->votes[index] : NULL;
+}
+
+int voteset_copy(struct voteset *dst, const struct voteset *src)
+{
+    if (dst->capacity < src->capacity) {
+        return PX_EBOUND;
+    }
+    dst->height = src->height;
+    dst->round = src->round;
+    dst->type = src->type;
+    dst->vals = src->vals;
+    memset(dst->flags, 0, dst->capacity);
+    memcpy(dst->flags, src->flags, src->capacity);
+    for (uint32_t i = 0; i < src->capacity; i++) {
+        if (src->flags[i] & VOTESET_PRESENT) {
+            dst->votes[i] = src->votes[i];
+        }
+    }
+    memcpy(dst->tallies, src->tallies, src->n_tallies * sizeof(src->tallies[0]));
+    dst->n_tallies = src->n_tallies;
+    dst->n_votes = src->n_votes;
+    dst->sum = src->sum;
+    dst->maj23 = src->maj23;
+    return 0;
+}
