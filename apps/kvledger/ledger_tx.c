@@ -31,6 +31,9 @@ static int chain_id_len(const struct ledger_transfer *t, size_t *len)
     size_t n = strnlen(t->chain_id, sizeof(t->chain_id));
     if (n == 0 || n > LEDGER_CHAIN_ID_MAX)
         return PX_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t->chain_id[i] < 0x21 || (unsigned char)t->chain_id[i] > 0x7e)
+            return PX_EINVAL;
     *len = n;
     return 0;
 }
@@ -82,9 +85,11 @@ int ledger_tx_decode(const uint8_t *tx, size_t len, struct ledger_transfer *out)
     const uint8_t *p = tx + 6;
     memcpy(out->chain_id, p, l);
     out->chain_id[l] = '\0';
-    /* a NUL inside the chain id would make it differ from what was signed */
-    if (strlen(out->chain_id) != l)
-        return PX_EDECODE;
+    /* printable ASCII only: no NUL (it would differ from what was signed), and logs and
+     * protobuf strings that quote it stay valid text */
+    for (size_t i = 0; i < l; i++)
+        if (p[i] < 0x21 || p[i] > 0x7e)
+            return PX_EDECODE;
     p += l;
     memcpy(out->from, p, LEDGER_PUBKEY_LEN);
     p += LEDGER_PUBKEY_LEN;

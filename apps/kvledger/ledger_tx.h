@@ -37,10 +37,12 @@ struct ledger_transfer {
 int ledger_tx_is_ledger(const uint8_t *tx, size_t len);
 
 /* Encode t, signature included as it is, into out[cap]; *out_len gets the length.
- * PX_EINVAL: chain id empty or longer than 50 bytes; PX_ETOOBIG: cap too small. */
+ * PX_EINVAL: chain id empty, longer than 50 bytes or not printable ASCII; PX_ETOOBIG: cap too
+ * small. */
 int ledger_tx_encode(const struct ledger_transfer *t, uint8_t *out, size_t cap, size_t *out_len);
 
-/* Decode a transfer. PX_EDECODE: wrong magic, chain id length or total length;
+/* Decode a transfer. PX_EDECODE: wrong magic, chain id length or bytes (printable ASCII
+ * 0x21..0x7E only), or total length;
  * PX_EPROTO: a type byte other than transfer. On error *out is unspecified. */
 int ledger_tx_decode(const uint8_t *tx, size_t len, struct ledger_transfer *out);
 

@@ -135,6 +135,12 @@ static void decode_errors(void **state)
     tx[5] = 3;
     tx[7] = 0; /* NUL inside the chain id */
     assert_int_equal(ledger_tx_decode(tx, len, &t), PX_EDECODE);
+    tx[7] = ' '; /* not printable ASCII without space */
+    assert_int_equal(ledger_tx_decode(tx, len, &t), PX_EDECODE);
+    tx[7] = 0xc3;
+    assert_int_equal(ledger_tx_decode(tx, len, &t), PX_EDECODE);
+    tx[7] = 'c';
+    assert_int_equal(ledger_tx_decode(tx, len, &t), 0);
     tx[0] = 'X';
     assert_int_equal(ledger_tx_decode(tx, len, &t), PX_EDECODE);
     assert_false(ledger_tx_is_ledger(tx, len));
@@ -149,6 +155,7 @@ static void build_rejects_bad_chain_ids_and_small_buffers(void **state)
     memset(long_id, 'a', 51);
     long_id[51] = '\0';
     assert_int_equal(ledger_tx_build("", sk, pk2, 1, 0, tx, sizeof(tx), &len), PX_EINVAL);
+    assert_int_equal(ledger_tx_build("a b", sk, pk2, 1, 0, tx, sizeof(tx), &len), PX_EINVAL);
     assert_int_equal(ledger_tx_build(long_id, sk, pk2, 1, 0, tx, sizeof(tx), &len), PX_EINVAL);
     long_id[50] = '\0';
     assert_int_equal(ledger_tx_build(long_id, sk, pk2, 1, 0, tx, sizeof(tx), &len), 0);
