@@ -13,6 +13,7 @@
 
 const struct phalanx_command phalanx_commands[] = {
     {"version", "print the version of phalanx", cmd_version},
+    {"abci-test", "drive an ABCI app through a scripted chain (conformance)", cmd_abci_test},
     {NULL, NULL, NULL},
 };
 
