@@ -1,0 +1,243 @@
+/*
+ * Integration test: the Python app apps/pykv (written from abci/PROTOCOL.md, speaking the
+ * SP framing over raw sockets) against `phalanx abci-test`, as real processes on
+ * 127.0.0.1 / ipc:// in temp dirs. Checks: the conformance run passes; a second run against
+ * the same (no longer fresh) app fails; a second fresh pykv ends with the same app hash
+ * (determinism via --expect-app-hash); pykv killed with SIGKILL restarts at its last
+ * committed height and hash. Every process is stopped by PID.
+ *
+ * args: PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "abci_client.h"
+#include "px_error.h"
+#include "px_test.h"
+
+static const char *phalanx_exe, *python3, *pykv_py, *pb2_dir;
+
+struct pykv {
+    char home[256];
+    char addr[320];
+    char log[320];
+    uint16_t port; /* 0 for ipc */
+    pid_t pid;
+};
+
+static void dump(const char *path)
+{
+    size_t len;
+    char *text = pxt_read_file(path, &len);
+    if (text) {
+        fprintf(stderr, "---- %s ----\n%s---- end ----\n", path, text);
+        free(text);
+    }
+}
+
+static bool tcp_up(void *user)
+{
+    struct pykv *p = user;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+static bool ipc_up(void *user)
+{
+    struct pykv *p = user;
+    char path[300];
+    snprintf(path, sizeof(path), "%s/app.sock", p->home);
+    return access(path, F_OK) == 0;
+}
+
+/* Listening, or exited (then the wait ends early and the check below fails). */
+static bool up_or_dead(void *user)
+{
+    struct pykv *p = user;
+    if (p->port ? tcp_up(p) : ipc_up(p))
+        return true;
+    return !pxt_running(p->pid, NULL);
+}
+
+static void pykv_start(struct pykv *p)
+{
+    char pp[300];
+    snprintf(pp, sizeof(pp), "PYTHONPATH=%s", pb2_dir);
+    const char *argv[] = {"/usr/bin/env", pp,       python3, pykv_py, "--listen",
+                          p->addr,        "--home", p->home, NULL};
+    p->pid = pxt_spawn(argv, p->log);
+    assert_true(p->pid > 0);
+    if (!pxt_wait_until(up_or_dead, p, 20000) || !(p->port ? tcp_up(p) : ipc_up(p))) {
+        dump(p->log);
+        fail_msg("pykv did not listen on %s (it exited, or not within 20 s)", p->addr);
+    }
+}
+
+static void pykv_init(struct pykv *p, bool ipc)
+{
+    memset(p, 0, sizeof(*p));
+    assert_int_equal(pxt_tmpdir("pykv", p->home, sizeof(p->home)), 0);
+    snprintf(p->log, sizeof(p->log), "%s/pykv.log", p->home);
+    if (ipc) {
+        snprintf(p->addr, sizeof(p->addr), "ipc://%s/app.sock", p->home);
+    } else {
+        p->port = pxt_free_port();
+        assert_int_not_equal(p->port, 0);
+        snprintf(p->addr, sizeof(p->addr), "tcp://127.0.0.1:%u", (unsigned)p->port);
+    }
+    pykv_start(p);
+}
+
+static void pykv_stop(struct pykv *p, int sig)
+{
+    if (p->pid > 0) {
+        int status = 0;
+        assert_int_equal(pxt_stop(p->pid, sig, 10000, &status), 0);
+        p->pid = -1;
+        if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            dump(p->log);
+            fail_msg("pykv did not exit cleanly on SIGTERM (status 0x%x)", status);
+        }
+    }
+}
+
+struct waitp {
+    pid_t pid;
+    int status;
+};
+
+static bool exited(void *user)
+{
+    struct waitp *w = user;
+    return !pxt_running(w->pid, &w->status);
+}
+
+/* Run `phalanx abci-test [extra] ADDR`; returns its exit status; output in out_log. */
+static int run_abci_test(const char *addr, const char *extra_opt, const char *extra_val,
+                         const char *out_log)
+{
+    const char *argv[8];
+    int i = 0;
+    argv[i++] = phalanx_exe;
+    argv[i++] = "abci-test";
+    if (extra_opt) {
+        argv[i++] = extra_opt;
+        argv[i++] = extra_val;
+    }
+    argv[i++] = addr;
+    argv[i] = NULL;
+    unlink(out_log);
+    struct waitp w = {pxt_spawn(argv, out_log), 0};
+    assert_true(w.pid > 0);
+    assert_true(pxt_wait_until(exited, &w, 60000));
+    assert_true(WIFEXITED(w.status));
+    return WEXITSTATUS(w.status);
+}
+
+static void final_hash(const char *log, char *out, size_t cap)
+{
+    size_t len;
+    char *text = pxt_read_file(log, &len);
+    assert_non_null(text);
+    const char *m = strstr(text, "final app hash: ");
+    assert_non_null(m);
+    m += strlen("final app hash: ");
+    size_t n = strcspn(m, "\n");
+    assert_true(n > 0 && n < cap);
+    memcpy(out, m, n);
+    out[n] = '\0';
+    free(text);
+}
+
+static void pykv_passes_abci_test(void **state)
+{
+    (void)state;
+    struct pykv a, b;
+    char out[400], hash[200], hash_b[200];
+
+    pykv_init(&a, false);
+    snprintf(out, sizeof(out), "%s/abci-test.out", a.home);
+    int rc = run_abci_test(a.addr, NULL, NULL, out);
+    if (rc != 0)
+        dump(out), dump(a.log);
+    assert_int_equal(rc, 0);
+    final_hash(out, hash, sizeof(hash));
+    assert_int_equal(strlen(hash), 64);
+
+    /* the tool fails when the app is not fresh */
+    snprintf(out, sizeof(out), "%s/abci-test-again.out", a.home);
+    assert_int_equal(run_abci_test(a.addr, NULL, NULL, out), 1);
+
+    /* a second fresh instance, over ipc://, ends with the same hash */
+    pykv_init(&b, true);
+    snprintf(out, sizeof(out), "%s/abci-test.out", b.home);
+    rc = run_abci_test(b.addr, "--expect-app-hash", hash, out);
+    if (rc != 0)
+        dump(out), dump(b.log);
+    assert_int_equal(rc, 0);
+    final_hash(out, hash_b, sizeof(hash_b));
+    assert_string_equal(hash, hash_b);
+    pykv_stop(&b, SIGTERM);
+
+    /* kill -9 and restart: the app reports its last committed height and hash */
+    pykv_stop(&a, SIGKILL);
+    pykv_start(&a);
+    struct abci_client *cli = NULL;
+    struct abci_client_config cc = {.addr = a.addr, .timeout_ms = 10000, .reconnect_min_ms = 10};
+    assert_int_equal(abci_client_new(&cc, &cli), 0);
+    assert_int_equal(abci_client_wait_connected(cli, 10000), 0);
+    Phalanx__Abci__RequestInfo in = PHALANX__ABCI__REQUEST_INFO__INIT;
+    Phalanx__Abci__Request req = PHALANX__ABCI__REQUEST__INIT;
+    req.value_case = PHALANX__ABCI__REQUEST__VALUE_INFO;
+    req.info = &in;
+    Phalanx__Abci__Response *resp = NULL;
+    assert_int_equal(abci_client_call(cli, ABCI_CONN_QUERY, &req, 0, &resp), 0);
+    assert_int_equal(resp->info->last_block_height, 4);
+    char hx[200] = {0};
+    for (size_t i = 0; i < resp->info->last_block_app_hash.len && 2 * i + 2 < sizeof(hx); i++)
+        snprintf(hx + 2 * i, 3, "%02x", resp->info->last_block_app_hash.data[i]);
+    assert_string_equal(hx, hash);
+    abci_response_free(resp);
+    abci_client_free(cli);
+    pykv_stop(&a, SIGTERM);
+
+    pxt_rmtree(a.home);
+    pxt_rmtree(b.home);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR\n", argv[0]);
+        return 2;
+    }
+    phalanx_exe = argv[1];
+    python3 = argv[2];
+    pykv_py = argv[3];
+    pb2_dir = argv[4];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pykv_passes_abci_test),
+    };
+    int rc = cmocka_run_group_tests_name("pykv_abci", tests, NULL, NULL);
+    pxt_stop_all();
+    return rc;
+}
