@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -772,6 +773,34 @@ static void server_refuses_garbage(void **state)
     assert_null(dup);
 }
 
+static struct abci_server *signal_target;
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    abci_server_stop(signal_target); /* only sets an atomic flag: async-signal-safe */
+}
+
+static void stop_from_a_signal_handler(void **state)
+{
+    struct fx *f = *state;
+    start_both(f);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigusr1;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+    signal_target = f->srv;
+    assert_int_equal(pthread_kill(f->thr, SIGUSR1), 0);
+    /* abci_server_run returns by itself (within its 100 ms poll) */
+    assert_int_equal(pthread_join(f->thr, NULL), 0);
+    f->running = false;
+    abci_server_free(f->srv);
+    f->srv = NULL;
+    signal(SIGUSR1, SIG_DFL);
+    assert_true(pxt_wait_until(all_down, f->cli, 5000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +813,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(app_gone_then_back, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(bad_answers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(server_refuses_garbage, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(stop_from_a_signal_handler, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests_name("abci", tests, NULL, NULL);
 }
