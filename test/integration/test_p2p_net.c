@@ -1,0 +1,772 @@
+/* Integration tests of engine/p2p on 127.0.0.1, in one process: three nodes exchanging on
+ * several channels, a restarted node reconnected by its persistent peers, raw TCP clients
+ * sending garbage / an oversized frame / a bad handshake / a tampered or replayed frame
+ * dropped and banned while the others keep exchanging, a wrong expected id, a connection
+ * to ourselves, a 4 MB message intact, and max_inbound enforced. Every wait has a
+ * deadline (pxt_wait_until); every node is stopped and freed by the test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "p2p.h"
+#include "p2p_codec.h"
+#include "p2p_frame.h"
+#include "p2p_handshake.h"
+#include "px_error.h"
+#include "px_log.h"
+#include "px_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WAIT_MS 20000
+#define MAX_NODES 4
+#define NCH 3
+static const uint8_t chans[NCH] = {P2P_CH_CONSENSUS_VOTE, P2P_CH_MEMPOOL, P2P_CH_CONSENSUS_STATE};
+
+/* --- captured log lines ---------------------------------------------------------- */
+
+static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 20];
+static size_t log_len;
+
+static void log_sink(const char *line, size_t len, void *user)
+{
+    (void)user;
+    pthread_mutex_lock(&log_mtx);
+    if (log_len + len < sizeof(log_text)) {
+        memcpy(log_text + log_len, line, len);
+        log_len += len;
+        log_text[log_len] = '\0';
+    }
+    pthread_mutex_unlock(&log_mtx);
+    fwrite(line, 1, len, stderr);
+}
+
+static bool log_has(const char *s)
+{
+    pthread_mutex_lock(&log_mtx);
+    bool r = strstr(log_text, s) != NULL;
+    pthread_mutex_unlock(&log_mtx);
+    return r;
+}
+
+static bool log_has_cb(void *s)
+{
+    return log_has(s);
+}
+
+/* --- nodes ------------------------------------------------------------------------ */
+
+struct node {
+    struct p2p *p;
+    uint8_t seed[32];
+    char id[P2P_ID_LEN + 1];
+    uint16_t port;
+    pthread_mutex_t mtx;
+    uint32_t next_seq[MAX_NODES][NCH]; /* expected next sequence number per sender, channel */
+    uint32_t got[MAX_NODES][NCH];
+    bool order_error;
+    int ups, downs;
+    size_t big_len;
+    uint8_t big_hash[32];
+};
+
+static struct node nodes[MAX_NODES];
+
+static int node_index(const char *id)
+{
+    for (int i = 0; i < MAX_NODES; i++)
+        if (strcmp(nodes[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+static int chan_index(uint8_t ch)
+{
+    for (int i = 0; i < NCH; i++)
+        if (chans[i] == ch)
+            return i;
+    return -1;
+}
+
+static void on_recv(const char *peer, uint8_t ch, const uint8_t *data, size_t len, void *user)
+{
+    struct node *n = user;
+    int from = node_index(peer);
+    pthread_mutex_lock(&n->mtx);
+    if (ch == P2P_CH_BLOCKSYNC) {
+        n->big_len = len;
+        crypto_hash_sha256(n->big_hash, data, len);
+    } else {
+        int c = chan_index(ch);
+        unsigned seq = 0;
+        char text[64];
+        size_t l = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+        memcpy(text, data, l);
+        text[l] = '\0';
+        if (from < 0 || c < 0 || sscanf(text, "seq=%u", &seq) != 1 || seq != n->next_seq[from][c]) {
+            n->order_error = true;
+        } else {
+            n->next_seq[from][c]++;
+            n->got[from][c]++;
+        }
+    }
+    pthread_mutex_unlock(&n->mtx);
+}
+
+static void on_up(const char *peer, bool outbound, void *user)
+{
+    (void)peer;
+    (void)outbound;
+    struct node *n = user;
+    pthread_mutex_lock(&n->mtx);
+    n->ups++;
+    pthread_mutex_unlock(&n->mtx);
+}
+
+static void on_down(const char *peer, bool outbound, void *user)
+{
+    (void)peer;
+    (void)outbound;
+    struct node *n = user;
+    pthread_mutex_lock(&n->mtx);
+    n->downs++;
+    pthread_mutex_unlock(&n->mtx);
+}
+
+static void node_init(int i)
+{
+    struct node *n = &nodes[i];
+    memset(n, 0, sizeof(*n));
+    pthread_mutex_init(&n->mtx, NULL);
+    for (int k = 0; k < 32; k++)
+        n->seed[k] = (uint8_t)(0x40 + 16 * i + k);
+    uint8_t sk[64], pk[32];
+    assert_int_equal(p2p_node_key_load(n->seed, 32, sk, pk), 0);
+    p2p_node_id(pk, n->id);
+    n->port = pxt_free_port();
+    assert_true(n->port != 0);
+}
+
+static void test_config(struct p2p_config *cfg, struct node *n, char *listen, size_t cap)
+{
+    p2p_config_default(cfg);
+    snprintf(listen, cap, "127.0.0.1:%u", (unsigned)n->port);
+    cfg->listen_addr = listen;
+    cfg->node_key = n->seed;
+    cfg->node_key_len = 32;
+    cfg->handshake_timeout_ms = 3000;
+    cfg->dial_backoff_min_ms = 50;
+    cfg->dial_backoff_max_ms = 400;
+    cfg->ban_ms = 60000;
+    cfg->ban_ip = false;
+    cfg->ping_interval_ms = 500;
+    cfg->pong_timeout_ms = 8000;
+    cfg->recv_cb = on_recv;
+    cfg->peer_up_cb = on_up;
+    cfg->peer_down_cb = on_down;
+    cfg->user = n;
+}
+
+static void peer_addr(char *out, size_t cap, int j)
+{
+    snprintf(out, cap, "%s@127.0.0.1:%u", nodes[j].id, (unsigned)nodes[j].port);
+}
+
+/* Start node i with persistent peers `peers` (indices, -1 terminated). */
+static void node_start_cfg(int i, const int *peers, const struct p2p_config *over)
+{
+    struct node *n = &nodes[i];
+    char listen[64], addrs[MAX_NODES][128];
+    const char *list[MAX_NODES];
+    size_t np = 0;
+    for (; peers && peers[np] >= 0; np++) {
+        peer_addr(addrs[np], sizeof(addrs[np]), peers[np]);
+        list[np] = addrs[np];
+    }
+    struct p2p_config cfg;
+    test_config(&cfg, n, listen, sizeof(listen));
+    if (over) {
+        cfg.max_inbound = over->max_inbound;
+        cfg.max_outbound = over->max_outbound;
+        cfg.ban_ip = over->ban_ip;
+    }
+    cfg.persistent_peers = list;
+    cfg.n_persistent_peers = np;
+    assert_int_equal(p2p_new(&cfg, &n->p), 0);
+    assert_string_equal(p2p_id(n->p), n->id);
+    assert_int_equal(p2p_start(n->p), 0);
+    assert_int_equal(p2p_listen_port(n->p), n->port);
+}
+
+static void node_start(int i, const int *peers)
+{
+    node_start_cfg(i, peers, NULL);
+}
+
+static void node_stop(int i)
+{
+    p2p_free(nodes[i].p);
+    nodes[i].p = NULL;
+}
+
+struct peers_cond {
+    int node;
+    uint32_t want;
+};
+
+static bool has_peers(void *u)
+{
+    struct peers_cond *c = u;
+    struct p2p_stats st;
+    p2p_stats(nodes[c->node].p, &st);
+    return st.peers == c->want;
+}
+
+static bool wait_peers(int node, uint32_t want)
+{
+    struct peers_cond c = {node, want};
+    return pxt_wait_until(has_peers, &c, WAIT_MS);
+}
+
+/* Send `count` numbered messages from `from` to `to` on every test channel. */
+static void send_seq(int from, int to, uint32_t start, uint32_t count)
+{
+    for (uint32_t s = start; s < start + count; s++) {
+        for (int c = 0; c < NCH; c++) {
+            char msg[32];
+            int len = snprintf(msg, sizeof(msg), "seq=%u", s);
+            int rc;
+            /* a full queue says so: wait for it to drain, never drop */
+            while ((rc = p2p_send(nodes[from].p, nodes[to].id, chans[c], msg, (size_t)len)) ==
+                   PX_EAGAIN)
+                usleep(1000);
+            assert_int_equal(rc, 0);
+        }
+    }
+}
+
+struct got_cond {
+    int node, from;
+    uint32_t want;
+};
+
+static bool got_all(void *u)
+{
+    struct got_cond *g = u;
+    struct node *n = &nodes[g->node];
+    pthread_mutex_lock(&n->mtx);
+    bool ok = true;
+    for (int c = 0; c < NCH; c++)
+        ok = ok && n->got[g->from][c] >= g->want;
+    pthread_mutex_unlock(&n->mtx);
+    return ok;
+}
+
+static void expect_got(int node, int from, uint32_t want)
+{
+    struct got_cond g = {node, from, want};
+    assert_true(pxt_wait_until(got_all, &g, WAIT_MS));
+    pthread_mutex_lock(&nodes[node].mtx);
+    assert_false(nodes[node].order_error);
+    for (int c = 0; c < NCH; c++)
+        assert_int_equal(nodes[node].got[from][c], want);
+    pthread_mutex_unlock(&nodes[node].mtx);
+}
+
+/* --- tests ----------------------------------------------------------------------- */
+
+static void three_nodes_exchange(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        node_init(i);
+    /* 0 and 2 dial each other: the duplicate is resolved to one connection */
+    const int p0[] = {1, 2, -1}, p1[] = {2, -1}, p2[] = {0, -1};
+    node_start(0, p0);
+    node_start(1, p1);
+    node_start(2, p2);
+    for (int i = 0; i < 3; i++)
+        assert_true(wait_peers(i, 2));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                send_seq(i, j, 0, 200);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                expect_got(i, j, 200);
+    /* broadcast reaches both peers */
+    size_t n_sent = 0;
+    assert_int_equal(p2p_broadcast(nodes[1].p, P2P_CH_CONSENSUS_VOTE, "seq=200", 7, &n_sent), 0);
+    assert_int_equal(n_sent, 2);
+    struct p2p_stats st;
+    p2p_stats(nodes[1].p, &st);
+    uint64_t vote_out = 0;
+    for (size_t k = 0; k < st.n_channels; k++)
+        if (st.channels[k].id == P2P_CH_CONSENSUS_VOTE)
+            vote_out = st.channels[k].msgs_out;
+    assert_true(vote_out >= 400);
+    struct p2p_peer_info info[4];
+    size_t n = 0;
+    p2p_peers(nodes[0].p, info, 4, &n);
+    assert_int_equal(n, 2);
+    assert_true(info[0].persistent && info[1].persistent);
+    assert_true(info[0].msgs_in >= 600 && info[1].msgs_in >= 600);
+    /* exactly one connection per pair; each side sees one peer_up per peer */
+    for (int i = 0; i < 3; i++) {
+        pthread_mutex_lock(&nodes[i].mtx);
+        assert_int_equal(nodes[i].ups - nodes[i].downs, 2);
+        pthread_mutex_unlock(&nodes[i].mtx);
+    }
+    /* errors of the API */
+    assert_int_equal(p2p_send(nodes[0].p, "nope", P2P_CH_MEMPOOL, "x", 1), PX_ENOTFOUND);
+    assert_int_equal(p2p_send(nodes[0].p, nodes[1].id, 0x99, "x", 1), PX_EINVAL);
+    assert_int_equal(p2p_send(nodes[0].p, nodes[1].id, P2P_CH_MEMPOOL, "x", 0), PX_EINVAL);
+    for (int i = 0; i < 3; i++)
+        node_stop(i);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nodes[i].ups, nodes[i].downs);
+}
+
+static void restarted_node_reconnected(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        node_init(i);
+    const int to0[] = {0, -1};
+    node_start(0, NULL);
+    node_start(1, to0);
+    node_start(2, to0);
+    assert_true(wait_peers(0, 2));
+    send_seq(1, 0, 0, 10);
+    expect_got(0, 1, 10);
+    node_stop(0);
+    assert_true(wait_peers(1, 0));
+    assert_true(wait_peers(2, 0));
+    /* the same node comes back on the same port; its persistent peers find it */
+    memset(nodes[0].next_seq, 0, sizeof(nodes[0].next_seq));
+    memset(nodes[0].got, 0, sizeof(nodes[0].got));
+    node_start(0, NULL);
+    assert_true(wait_peers(0, 2));
+    assert_true(wait_peers(1, 1));
+    assert_true(wait_peers(2, 1));
+    send_seq(1, 0, 0, 10);
+    send_seq(2, 0, 0, 10);
+    expect_got(0, 1, 10);
+    expect_got(0, 2, 10);
+    for (int i = 0; i < 3; i++)
+        node_stop(i);
+}
+
+/* --- raw clients ------------------------------------------------------------------- */
+
+static int raw_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 15};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static void write_all(int fd, const void *b, size_t n)
+{
+    const uint8_t *p = b;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return; /* the node may already have dropped us */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static bool read_all(int fd, void *b, size_t n)
+{
+    uint8_t *p = b;
+    while (n) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r <= 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+/* True when the node closes the connection (EOF or reset) before the receive timeout. */
+static bool dropped(int fd)
+{
+    uint8_t b[4096];
+    for (;;) {
+        ssize_t r = recv(fd, b, sizeof(b), 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return true;
+        if (r < 0)
+            return false; /* timed out: still open */
+    }
+}
+
+/* A client that speaks the protocol with the library's own pieces. */
+struct fake {
+    int fd;
+    struct p2p_handshake hs;
+    struct p2p_frame_key tx, rx;
+};
+
+static void fake_hello(struct fake *f, uint16_t port)
+{
+    f->fd = raw_connect(port);
+    p2p_handshake_init(&f->hs, NULL);
+    uint8_t mine[P2P_HELLO_BYTES], theirs[P2P_HELLO_BYTES];
+    p2p_handshake_hello(&f->hs, mine);
+    write_all(f->fd, mine, sizeof(mine));
+    assert_true(read_all(f->fd, theirs, sizeof(theirs)));
+    assert_int_equal(p2p_handshake_recv_hello(&f->hs, theirs), 0);
+    p2p_frame_key_init(&f->tx, f->hs.tx_key);
+    p2p_frame_key_init(&f->rx, f->hs.rx_key);
+}
+
+static void fake_send(struct fake *f, const uint8_t *pt, size_t n, uint8_t *frame, size_t *len)
+{
+    assert_int_equal(p2p_frame_seal(&f->tx, pt, n, frame, n + P2P_FRAME_OVERHEAD, len), 0);
+    write_all(f->fd, frame, *len);
+}
+
+/* Authenticate with seed; sign the wrong transcript if bad_sig. */
+static void fake_auth(struct fake *f, const uint8_t seed[32], bool bad_sig)
+{
+    uint8_t sk[64], pk[32], sig[64], pt[128], fr[256];
+    size_t n, len;
+    assert_int_equal(p2p_node_key_load(seed, 32, sk, pk), 0);
+    assert_int_equal(p2p_handshake_sign(&f->hs, sk, sig), 0);
+    if (bad_sig)
+        sig[0] ^= 1;
+    assert_int_equal(p2p_codec_auth_encode(pk, sig, pt, sizeof(pt), &n), 0);
+    fake_send(f, pt, n, fr, &len);
+}
+
+static void fake_msg(struct fake *f, uint32_t ch, const char *text, uint8_t *fr, size_t *len)
+{
+    uint8_t pt[256];
+    size_t n;
+    struct p2p_packet pk = {.type = P2P_PACKET_MSG,
+                            .channel = ch,
+                            .eof = true,
+                            .data = (const uint8_t *)text,
+                            .len = strlen(text)};
+    assert_int_equal(p2p_codec_packet_encode(&pk, pt, sizeof(pt), &n), 0);
+    fake_send(f, pt, n, fr, len);
+}
+
+struct bans_cond {
+    int node;
+    uint64_t want;
+    bool ip; /* count bans rather than misbehaviour drops */
+};
+
+static bool has_bans(void *u)
+{
+    struct bans_cond *b = u;
+    struct p2p_stats st;
+    p2p_stats(nodes[b->node].p, &st);
+    return (b->ip ? st.bans : st.misbehaved) >= b->want;
+}
+
+static void expect_ban(int node, uint64_t bans, const char *reason)
+{
+    struct bans_cond b = {node, bans, false};
+    assert_true(pxt_wait_until(has_bans, &b, WAIT_MS));
+    assert_true(pxt_wait_until(log_has_cb, (void *)reason, WAIT_MS));
+}
+
+static void bad_clients_dropped_and_banned(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        node_init(i);
+    const int to0[] = {0, -1};
+    node_start(0, NULL);
+    node_start(1, to0);
+    assert_true(wait_peers(0, 1));
+    uint32_t seq = 0;
+
+    /* garbage instead of a hello */
+    int fd = raw_connect(nodes[0].port);
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n--------------";
+    write_all(fd, http, strlen(http));
+    assert_true(dropped(fd));
+    close(fd);
+    expect_ban(0, 1, "reason=\"not a phalanx handshake\"");
+    send_seq(1, 0, seq, 20);
+    seq += 20;
+    expect_got(0, 1, seq);
+
+    /* a valid hello, then an oversized frame */
+    struct fake f;
+    fake_hello(&f, nodes[0].port);
+    const uint8_t huge[4] = {0x7f, 0xff, 0xff, 0xff};
+    write_all(f.fd, huge, 4);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 2, "reason=\"oversized frame\"");
+
+    /* a bad handshake: the signature does not verify */
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, nodes[2].seed, true);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 3, "reason=\"handshake signature does not verify\"");
+    send_seq(1, 0, seq, 20);
+    seq += 20;
+    expect_got(0, 1, seq);
+
+    /* authenticated, then a replayed frame: banned by node id */
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, nodes[2].seed, false);
+    uint8_t fr[512];
+    size_t len;
+    assert_true(wait_peers(0, 2));
+    fake_msg(&f, P2P_CH_MEMPOOL, "seq=0", fr, &len);
+    write_all(f.fd, fr, len); /* the same bytes again */
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 4, "reason=\"frame failed authentication");
+    assert_true(p2p_is_banned(nodes[0].p, nodes[2].id));
+    assert_false(p2p_is_banned(nodes[0].p, nodes[1].id));
+    /* the banned id is refused even with a perfect handshake */
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, nodes[2].seed, false);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    assert_true(pxt_wait_until(log_has_cb, (void *)"reason=\"peer is banned\"", WAIT_MS));
+
+    /* a tampered frame from another identity; and a message on an unknown channel */
+    uint8_t seed3[32];
+    memset(seed3, 0x33, sizeof(seed3));
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, seed3, false);
+    uint8_t pt[64] = {0}, tam[128];
+    size_t tl;
+    assert_int_equal(p2p_frame_seal(&f.tx, pt, 10, tam, sizeof(tam), &tl), 0);
+    tam[tl - 1] ^= 0x01;
+    write_all(f.fd, tam, tl);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 5, "reason=\"frame failed authentication");
+    memset(seed3, 0x44, sizeof(seed3));
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, seed3, false);
+    fake_msg(&f, 0x99, "hello", fr, &len);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 6, "reason=\"message on an unknown channel\"");
+
+    /* meanwhile the real peer was never disturbed */
+    send_seq(1, 0, seq, 20);
+    seq += 20;
+    expect_got(0, 1, seq);
+    struct p2p_stats st;
+    p2p_stats(nodes[0].p, &st);
+    assert_int_equal(st.peers, 1);
+    node_stop(0);
+    node_stop(1);
+
+    /* with ban_ip, the address of a client that sent garbage is refused afterwards, while
+     * the connected peer keeps exchanging */
+    for (int i = 0; i < 2; i++)
+        node_init(i);
+    struct p2p_config over;
+    p2p_config_default(&over);
+    over.ban_ip = true;
+    node_start_cfg(0, NULL, &over);
+    node_start(1, to0);
+    assert_true(wait_peers(0, 1));
+    fd = raw_connect(nodes[0].port);
+    write_all(fd, http, strlen(http));
+    assert_true(dropped(fd));
+    close(fd);
+    struct bans_cond b = {0, 1, true};
+    assert_true(pxt_wait_until(has_bans, &b, WAIT_MS));
+    assert_true(p2p_is_banned(nodes[0].p, "127.0.0.1"));
+    fd = raw_connect(nodes[0].port);
+    assert_true(dropped(fd)); /* refused before any hello */
+    close(fd);
+    p2p_stats(nodes[0].p, &st);
+    assert_true(st.refused_banned >= 1);
+    send_seq(1, 0, 0, 20);
+    expect_got(0, 1, 20);
+    node_stop(0);
+    node_stop(1);
+}
+
+static void wrong_id_and_self_refused(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        node_init(i);
+    node_start(0, NULL);
+    /* node 1 expects node 2's id at node 0's address */
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s@127.0.0.1:%u", nodes[2].id, (unsigned)nodes[0].port);
+    const char *list[] = {addr};
+    char listen[64];
+    struct p2p_config cfg;
+    test_config(&cfg, &nodes[1], listen, sizeof(listen));
+    cfg.persistent_peers = list;
+    cfg.n_persistent_peers = 1;
+    assert_int_equal(p2p_new(&cfg, &nodes[1].p), 0);
+    assert_int_equal(p2p_start(nodes[1].p), 0);
+    assert_true(pxt_wait_until(log_has_cb, (void *)"dialled peer has another node id", WAIT_MS));
+    struct p2p_stats st;
+    p2p_stats(nodes[1].p, &st);
+    assert_int_equal(st.peers, 0);
+    pthread_mutex_lock(&nodes[1].mtx);
+    assert_int_equal(nodes[1].ups, 0);
+    pthread_mutex_unlock(&nodes[1].mtx);
+    node_stop(1);
+
+    /* node 2 dials its own address under another id: refused, and not dialled again */
+    snprintf(addr, sizeof(addr), "%s@127.0.0.1:%u", nodes[0].id, (unsigned)nodes[2].port);
+    test_config(&cfg, &nodes[2], listen, sizeof(listen));
+    cfg.persistent_peers = list;
+    cfg.n_persistent_peers = 1;
+    assert_int_equal(p2p_new(&cfg, &nodes[2].p), 0);
+    assert_int_equal(p2p_start(nodes[2].p), 0);
+    assert_true(pxt_wait_until(log_has_cb, (void *)"connection to ourselves refused", WAIT_MS));
+    p2p_stats(nodes[2].p, &st);
+    assert_int_equal(st.peers, 0);
+    node_stop(2);
+    node_stop(0);
+
+    /* bad configs are refused with PX_ECONFIG */
+    test_config(&cfg, &nodes[0], listen, sizeof(listen));
+    const char *bad[] = {"not-a-peer"};
+    cfg.persistent_peers = bad;
+    cfg.n_persistent_peers = 1;
+    struct p2p *p = NULL;
+    assert_int_equal(p2p_new(&cfg, &p), PX_ECONFIG);
+    assert_null(p);
+    test_config(&cfg, &nodes[0], listen, sizeof(listen));
+    cfg.node_key_len = 31;
+    assert_int_equal(p2p_new(&cfg, &p), PX_ECONFIG);
+}
+
+struct big_cond {
+    int node;
+    size_t len;
+};
+
+static bool got_big(void *u)
+{
+    struct big_cond *b = u;
+    pthread_mutex_lock(&nodes[b->node].mtx);
+    bool r = nodes[b->node].big_len == b->len;
+    pthread_mutex_unlock(&nodes[b->node].mtx);
+    return r;
+}
+
+static void four_mb_message(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        node_init(i);
+    const int to0[] = {0, -1};
+    node_start(0, NULL);
+    node_start(1, to0);
+    assert_true(wait_peers(0, 1));
+    assert_true(wait_peers(1, 1));
+    size_t n = 4u << 20;
+    uint8_t *big = malloc(n);
+    assert_non_null(big);
+    randombytes_buf(big, n);
+    uint8_t want[32];
+    crypto_hash_sha256(want, big, n);
+    assert_int_equal(p2p_send(nodes[1].p, nodes[0].id, P2P_CH_BLOCKSYNC, big, n), 0);
+    /* small messages on other channels still flow meanwhile */
+    send_seq(1, 0, 0, 50);
+    struct big_cond b = {0, n};
+    assert_true(pxt_wait_until(got_big, &b, WAIT_MS));
+    assert_memory_equal(nodes[0].big_hash, want, 32);
+    expect_got(0, 1, 50);
+    /* over the channel's limit (16 MiB) is refused locally */
+    uint8_t *huge = calloc(1, (16u << 20) + 1);
+    assert_non_null(huge);
+    assert_int_equal(p2p_send(nodes[1].p, nodes[0].id, P2P_CH_BLOCKSYNC, huge, (16u << 20) + 1),
+                     PX_ETOOBIG);
+    free(huge);
+    free(big);
+    node_stop(0);
+    node_stop(1);
+}
+
+static bool refused_full(void *u)
+{
+    struct p2p_stats st;
+    p2p_stats(nodes[*(int *)u].p, &st);
+    return st.refused_full >= 2;
+}
+
+static void max_inbound_enforced(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        node_init(i);
+    struct p2p_config over;
+    p2p_config_default(&over);
+    over.max_inbound = 1;
+    over.ban_ip = false;
+    node_start_cfg(0, NULL, &over);
+    const int to0[] = {0, -1};
+    node_start(1, to0);
+    assert_true(wait_peers(0, 1));
+    node_start(2, to0);
+    /* node 2 keeps being refused (it redials with backoff) */
+    int zero = 0;
+    assert_true(pxt_wait_until(refused_full, &zero, WAIT_MS));
+    struct p2p_stats st;
+    p2p_stats(nodes[0].p, &st);
+    assert_int_equal(st.peers, 1);
+    assert_int_equal(st.inbound, 1);
+    p2p_stats(nodes[2].p, &st);
+    assert_int_equal(st.peers, 0);
+    assert_true(st.dials >= 2);
+    /* once node 1 leaves, node 2 gets the slot */
+    node_stop(1);
+    assert_true(wait_peers(2, 1));
+    assert_true(wait_peers(0, 1));
+    node_stop(0);
+    node_stop(2);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    px_log_set_sink(log_sink, NULL);
+    px_log_set_spec("info,p2p=debug");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(three_nodes_exchange),
+        cmocka_unit_test(restarted_node_reconnected),
+        cmocka_unit_test(bad_clients_dropped_and_banned),
+        cmocka_unit_test(wrong_id_and_self_refused),
+        cmocka_unit_test(four_mb_message),
+        cmocka_unit_test(max_inbound_enforced),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
