@@ -6,7 +6,11 @@
  * (determinism via --expect-app-hash); pykv killed with SIGKILL restarts at its last
  * committed height and hash. Every process is stopped by PID.
  *
- * args: PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR
+ * With a fifth argument (the kvledger binary), also runs abci-test against a fresh
+ * kvledger with --expect-app-hash from pykv: two implementations in two languages must
+ * agree byte for byte on the app hash of the same key-value chain (TXFORMAT.md §5).
+ *
+ * args: PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR [KVLEDGER_EXE]
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,7 +32,8 @@
 #include "px_error.h"
 #include "px_test.h"
 
-static const char *phalanx_exe, *python3, *pykv_py, *pb2_dir;
+static const char *phalanx_exe, *python3, *pykv_py, *pb2_dir, *kvledger_exe;
+static char pykv_final_hash[200];
 
 struct pykv {
     char home[256];
@@ -182,6 +187,7 @@ static void pykv_passes_abci_test(void **state)
     assert_int_equal(rc, 0);
     final_hash(out, hash, sizeof(hash));
     assert_int_equal(strlen(hash), 64);
+    snprintf(pykv_final_hash, sizeof(pykv_final_hash), "%s", hash);
 
     /* the tool fails when the app is not fresh */
     snprintf(out, sizeof(out), "%s/abci-test-again.out", a.home);
@@ -224,18 +230,49 @@ static void pykv_passes_abci_test(void **state)
     pxt_rmtree(b.home);
 }
 
+static void kvledger_agrees_with_pykv(void **state)
+{
+    (void)state;
+    if (kvledger_exe == NULL)
+        skip();
+    assert_int_equal(strlen(pykv_final_hash), 64); /* set by the test before */
+    char home[256], log[300], out[300], addr[64];
+    assert_int_equal(pxt_tmpdir("kvl-vs-pykv", home, sizeof(home)), 0);
+    snprintf(log, sizeof(log), "%s/kvledger.log", home);
+    snprintf(out, sizeof(out), "%s/abci-test.out", home);
+    struct pykv p = {0}; /* reuse the port / wait helpers */
+    p.port = pxt_free_port();
+    assert_int_not_equal(p.port, 0);
+    snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%u", (unsigned)p.port);
+    const char *argv[] = {kvledger_exe, "--listen", addr, "--home", home, NULL};
+    p.pid = pxt_spawn(argv, log);
+    assert_true(p.pid > 0);
+    if (!pxt_wait_until(up_or_dead, &p, 20000) || !tcp_up(&p)) {
+        dump(log);
+        fail_msg("kvledger did not listen on %s", addr);
+    }
+    int rc = run_abci_test(addr, "--expect-app-hash", pykv_final_hash, out);
+    if (rc != 0)
+        dump(out), dump(log);
+    assert_int_equal(rc, 0);
+    assert_int_equal(pxt_stop(p.pid, SIGTERM, 10000, NULL), 0);
+    pxt_rmtree(home);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR [KVLEDGER_EXE]\n", argv[0]);
         return 2;
     }
+    kvledger_exe = argc == 6 ? argv[5] : NULL;
     phalanx_exe = argv[1];
     python3 = argv[2];
     pykv_py = argv[3];
     pb2_dir = argv[4];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pykv_passes_abci_test),
+        cmocka_unit_test(kvledger_agrees_with_pykv),
     };
     int rc = cmocka_run_group_tests_name("pykv_abci", tests, NULL, NULL);
     pxt_stop_all();
