@@ -114,6 +114,7 @@ static int result(struct kvledger_result *res, uint32_t code, const char *fmt, .
 static int result(struct kvledger_result *res, uint32_t code, const char *fmt, ...)
 {
     res->code = code;
+    res->kind = KVL_TX_NONE;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(res->log, sizeof(res->log), fmt, ap);
@@ -383,7 +384,12 @@ static int apply_ledger(struct view *v, const uint8_t *tx, size_t len, struct kv
     account_write(&writes[0], t->from, &from);
     account_write(&writes[1], t->to, &to);
     *nw = 2;
-    return result(res, KVL_CODE_OK, "%s", "");
+    result(res, KVL_CODE_OK, "%s", "");
+    res->kind = KVL_TX_TRANSFER;
+    memcpy(res->from, t->from, LEDGER_PUBKEY_LEN);
+    memcpy(res->to, t->to, LEDGER_PUBKEY_LEN);
+    res->amount = t->amount;
+    return 0;
 }
 
 static int apply_kv(struct view *v, const uint8_t *tx, size_t len, struct kvledger_result *res,
@@ -410,7 +416,11 @@ static int apply_kv(struct view *v, const uint8_t *tx, size_t len, struct kvledg
             return rc;
     }
     *nw = 1;
-    return result(res, KVL_CODE_OK, "%s", "");
+    result(res, KVL_CODE_OK, "%s", "");
+    res->kind = kv.kind == KV_TX_SET ? KVL_TX_KV_SET : KVL_TX_KV_DELETE;
+    res->key_off = (size_t)(kv.key - tx);
+    res->key_len = kv.key_len;
+    return 0;
 }
 
 /* 0 with res filled, or a local fault (PX_EIO, PX_ECORRUPT). t is scratch space that must

@@ -43,9 +43,21 @@ enum kvledger_code {
 #define KVL_BLOCK_TXS_MAX 100000   /* transactions in one FinalizeBlock */
 #define KVL_APP_VERSION 1
 
+/* What a successful transaction did (for events; not part of the app hash). */
+enum kvledger_tx_kind {
+    KVL_TX_NONE = 0, /* failed */
+    KVL_TX_KV_SET = 1,
+    KVL_TX_KV_DELETE = 2,
+    KVL_TX_TRANSFER = 3,
+};
+
 struct kvledger_result {
     uint32_t code;
     char log[KVL_LOG_MAX]; /* one sentence; empty when code is 0 */
+    enum kvledger_tx_kind kind;
+    size_t key_off, key_len; /* KV: the key's place inside the tx bytes */
+    uint8_t from[LEDGER_PUBKEY_LEN], to[LEDGER_PUBKEY_LEN]; /* transfer */
+    uint64_t amount;                                        /* transfer */
 };
 
 struct kvledger_info {

@@ -9,6 +9,7 @@
  */
 #include "abci_server.h"
 #include "kvledger.h"
+#include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
 
@@ -108,6 +109,65 @@ static int app_check_tx(struct abci_call *call, const Phalanx__Abci__RequestChec
     return 0;
 }
 
+/* One event with nattr indexed attributes; NULL when call memory runs out. */
+static Phalanx__Abci__Event *make_event(struct abci_call *call, const char *type, size_t nattr,
+                                        const char *const *keys, const char *const *vals)
+{
+    Phalanx__Abci__Event *ev = abci_call_alloc(call, sizeof(*ev));
+    Phalanx__Abci__EventAttribute *attrs = abci_call_alloc(call, nattr * sizeof(*attrs));
+    Phalanx__Abci__EventAttribute **ptrs = abci_call_alloc(call, nattr * sizeof(*ptrs));
+    if (!ev || !attrs || !ptrs)
+        return NULL;
+    phalanx__abci__event__init(ev);
+    ev->type = (char *)type;
+    for (size_t i = 0; i < nattr; i++) {
+        phalanx__abci__event_attribute__init(&attrs[i]);
+        attrs[i].key = (char *)keys[i];
+        attrs[i].value = abci_call_strdup(call, vals[i]);
+        if (!attrs[i].value)
+            return NULL;
+        attrs[i].index = 1;
+        ptrs[i] = &attrs[i];
+    }
+    ev->n_attributes = nattr;
+    ev->attributes = ptrs;
+    return ev;
+}
+
+/* The event of a successful tx (not hashed: PROTOCOL.md §6): "kv" {key, op} or
+ * "transfer" {sender, recipient, amount} (keys in base64). 0 or PX_ENOMEM. */
+static int tx_events(struct abci_call *call, const uint8_t *tx, const struct kvledger_result *r,
+                     Phalanx__Abci__ExecTxResult *out)
+{
+    Phalanx__Abci__Event *ev = NULL;
+    if (r->kind == KVL_TX_KV_SET || r->kind == KVL_TX_KV_DELETE) {
+        char key[KV_KEY_MAX + 1];
+        memcpy(key, tx + r->key_off, r->key_len); /* printable ASCII: valid UTF-8 */
+        key[r->key_len] = '\0';
+        const char *keys[] = {"key", "op"};
+        const char *vals[] = {key, r->kind == KVL_TX_KV_SET ? "set" : "delete"};
+        ev = make_event(call, "kv", 2, keys, vals);
+    } else if (r->kind == KVL_TX_TRANSFER) {
+        char from[PX_BASE64_LEN(LEDGER_PUBKEY_LEN)], to[PX_BASE64_LEN(LEDGER_PUBKEY_LEN)];
+        char amount[24];
+        px_base64_encode(from, sizeof(from), r->from, LEDGER_PUBKEY_LEN);
+        px_base64_encode(to, sizeof(to), r->to, LEDGER_PUBKEY_LEN);
+        snprintf(amount, sizeof(amount), "%" PRIu64, r->amount);
+        const char *keys[] = {"sender", "recipient", "amount"};
+        const char *vals[] = {from, to, amount};
+        ev = make_event(call, "transfer", 3, keys, vals);
+    } else {
+        return 0;
+    }
+    Phalanx__Abci__Event **list = abci_call_alloc(call, sizeof(*list));
+    if (!ev || !list)
+        return PX_ENOMEM;
+    list[0] = ev;
+    out->n_events = 1;
+    out->events = list;
+    return 0;
+}
+
 static int app_finalize_block(struct abci_call *call,
                               const Phalanx__Abci__RequestFinalizeBlock *req,
                               Phalanx__Abci__ResponseFinalizeBlock *resp, void *user)
@@ -146,6 +206,8 @@ static int app_finalize_block(struct abci_call *call,
         items[i].log = res[i].log;
         items[i].gas_wanted = 1;
         items[i].gas_used = 1;
+        if (tx_events(call, txs[i], &res[i], &items[i]) != 0)
+            return PX_ENOMEM;
         out[i] = &items[i];
     }
     resp->n_tx_results = n;

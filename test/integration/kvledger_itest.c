@@ -169,9 +169,16 @@ int kvl_finalize(struct kvl_node *n, int64_t height, const uint8_t *const *txs, 
     if (rc)
         return rc;
     assert_int_equal(resp->finalize_block->n_tx_results, ntx);
-    for (size_t i = 0; i < ntx; i++)
+    for (size_t i = 0; i < ntx; i++) {
+        const Phalanx__Abci__ExecTxResult *r = resp->finalize_block->tx_results[i];
         if (codes)
-            codes[i] = resp->finalize_block->tx_results[i]->code;
+            codes[i] = r->code;
+        /* a successful tx carries one event ("kv" or "transfer"), a failed one none */
+        assert_int_equal(r->n_events, r->code == 0 ? 1 : 0);
+        if (r->code == 0)
+            assert_true(strcmp(r->events[0]->type, "kv") == 0 ||
+                        strcmp(r->events[0]->type, "transfer") == 0);
+    }
     assert_int_equal(resp->finalize_block->app_hash.len, 32);
     memcpy(hash, resp->finalize_block->app_hash.data, 32);
     abci_response_free(resp);

@@ -733,6 +733,33 @@ static void restart_keeps_committed_state_and_drops_open_block(void **state)
     fx_fini(&f);
 }
 
+static void results_describe_what_a_tx_did(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, "kvl");
+    struct kvledger_result r;
+    assert_int_equal(kvledger_check_tx(f.app, (const uint8_t *)"abc=1", 5, false, &r), 0);
+    assert_int_equal(r.kind, KVL_TX_KV_SET);
+    assert_int_equal(r.key_off, 0);
+    assert_int_equal(r.key_len, 3);
+    assert_int_equal(kvledger_check_tx(f.app, (const uint8_t *)"del:xy", 6, false, &r), 0);
+    assert_int_equal(r.kind, KVL_TX_KV_DELETE);
+    assert_int_equal(r.key_off, 4);
+    assert_int_equal(r.key_len, 2);
+    uint8_t tx[LEDGER_TX_MAX_LEN];
+    size_t len = transfer(tx, &alice, &bob, 42, 0);
+    assert_int_equal(kvledger_check_tx(f.app, tx, len, false, &r), 0);
+    assert_int_equal(r.kind, KVL_TX_TRANSFER);
+    assert_memory_equal(r.from, alice.pk, 32);
+    assert_memory_equal(r.to, bob.pk, 32);
+    assert_int_equal(r.amount, 42);
+    assert_int_equal(kvledger_check_tx(f.app, tx, len, false, &r), 0);
+    assert_int_equal(r.code, KVL_CODE_BAD_NONCE);
+    assert_int_equal(r.kind, KVL_TX_NONE);
+    fx_fini(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +776,7 @@ int main(void)
         cmocka_unit_test(app_hash_follows_txformat),
         cmocka_unit_test(app_hash_is_deterministic),
         cmocka_unit_test(restart_keeps_committed_state_and_drops_open_block),
+        cmocka_unit_test(results_describe_what_a_tx_did),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
