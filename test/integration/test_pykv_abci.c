@@ -136,18 +136,18 @@ static bool exited(void *user)
     return !pxt_running(w->pid, &w->status);
 }
 
-/* Run `phalanx abci-test [extra] ADDR`; returns its exit status; output in out_log. */
-static int run_abci_test(const char *addr, const char *extra_opt, const char *extra_val,
-                         const char *out_log)
+/* Run `phalanx abci-test [opt [val]] [opt2 [val2]] ADDR` (NULLs end the options); returns
+ * its exit status; its output goes to out_log. */
+static int run_abci_test(const char *addr, const char *o1, const char *v1, const char *o2,
+                         const char *v2, const char *out_log)
 {
-    const char *argv[8];
+    const char *argv[10];
     int i = 0;
     argv[i++] = phalanx_exe;
     argv[i++] = "abci-test";
-    if (extra_opt) {
-        argv[i++] = extra_opt;
-        argv[i++] = extra_val;
-    }
+    const char *opts[] = {o1, v1, o2, v2};
+    for (size_t k = 0; k < 4 && opts[k] != NULL; k++)
+        argv[i++] = opts[k];
     argv[i++] = addr;
     argv[i] = NULL;
     unlink(out_log);
@@ -181,7 +181,7 @@ static void pykv_passes_abci_test(void **state)
 
     pykv_init(&a, false);
     snprintf(out, sizeof(out), "%s/abci-test.out", a.home);
-    int rc = run_abci_test(a.addr, NULL, NULL, out);
+    int rc = run_abci_test(a.addr, NULL, NULL, NULL, NULL, out);
     if (rc != 0)
         dump(out), dump(a.log);
     assert_int_equal(rc, 0);
@@ -191,12 +191,12 @@ static void pykv_passes_abci_test(void **state)
 
     /* the tool fails when the app is not fresh */
     snprintf(out, sizeof(out), "%s/abci-test-again.out", a.home);
-    assert_int_equal(run_abci_test(a.addr, NULL, NULL, out), 1);
+    assert_int_equal(run_abci_test(a.addr, NULL, NULL, NULL, NULL, out), 1);
 
     /* a second fresh instance, over ipc://, ends with the same hash */
     pykv_init(&b, true);
     snprintf(out, sizeof(out), "%s/abci-test.out", b.home);
-    rc = run_abci_test(b.addr, "--expect-app-hash", hash, out);
+    rc = run_abci_test(b.addr, "--expect-app-hash", hash, NULL, NULL, out);
     if (rc != 0)
         dump(out), dump(b.log);
     assert_int_equal(rc, 0);
@@ -204,7 +204,8 @@ static void pykv_passes_abci_test(void **state)
     assert_string_equal(hash, hash_b);
     pykv_stop(&b, SIGTERM);
 
-    /* kill -9 and restart: the app reports its last committed height and hash */
+    /* kill -9 and restart: the app reports its last committed height and hash (checked
+     * directly, then by the tool's --after-restart, which also continues the chain) */
     pykv_stop(&a, SIGKILL);
     pykv_start(&a);
     struct abci_client *cli = NULL;
@@ -224,6 +225,18 @@ static void pykv_passes_abci_test(void **state)
     assert_string_equal(hx, hash);
     abci_response_free(resp);
     abci_client_free(cli);
+
+    snprintf(out, sizeof(out), "%s/abci-test-restart.out", a.home);
+    /* a wrong expected hash must fail, and change nothing */
+    char wrong[200];
+    snprintf(wrong, sizeof(wrong), "%s", hash);
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+    assert_int_equal(
+        run_abci_test(a.addr, "--expect-app-hash", wrong, "--after-restart", NULL, out), 1);
+    rc = run_abci_test(a.addr, "--expect-app-hash", hash, "--after-restart", NULL, out);
+    if (rc != 0)
+        dump(out), dump(a.log);
+    assert_int_equal(rc, 0);
     pykv_stop(&a, SIGTERM);
 
     pxt_rmtree(a.home);
@@ -251,7 +264,7 @@ static void kvledger_agrees_with_pykv(void **state)
         dump(log);
         fail_msg("kvledger did not listen on %s", addr);
     }
-    int rc = run_abci_test(addr, "--expect-app-hash", pykv_final_hash, out);
+    int rc = run_abci_test(addr, "--expect-app-hash", pykv_final_hash, NULL, NULL, out);
     if (rc != 0)
         dump(out), dump(log);
     assert_int_equal(rc, 0);

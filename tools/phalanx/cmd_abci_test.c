@@ -8,7 +8,8 @@
  * The txs are the key-value txs of apps/kvledger/TXFORMAT.md §1.1, which every
  * conforming test app (kvledger, pykv) implements. The script is fixed (fixed times,
  * hashes, chain id), so two fresh instances of a deterministic app end with the same app
- * hash: the tool prints it, and --expect-app-hash checks it.
+ * hash: the tool prints it, and --expect-app-hash checks it. --after-restart checks an
+ * app restarted (e.g. after kill -9) after a full run: its state is back and it goes on.
  *
  * It must never change anything but the app under test, nor pass a step it did not check.
  */
@@ -459,6 +460,32 @@ static void step_query(struct run *r, const char *path, const char *data, bool f
 
 /* ---- the script ------------------------------------------------------------------ */
 
+/* After a restart: the state of the full script (height 4, r->hash) must be back, and the
+ * chain must go on. */
+static void run_after_restart(struct run *r)
+{
+    r->height = 4;
+    int failed = r->failed;
+    step_info_matches(r, "info after restart");
+    if (r->failed != failed)
+        return; /* the rest assumes the committed state is back */
+    step_query(r, "/key", "abci-test/k1", true, "v1b");
+    step_query(r, "/key", "abci-test/k4", true, "a=b");
+    step_query(r, "/height", "", true, "4");
+    const struct txcase b5[] = {
+        {"set k5", bin("abci-test/k5=v5"), true},
+        {"del k1", bin("del:abci-test/k1"), true},
+        {"malformed", bin("no equals here"), false},
+    };
+    if (!step_block(r, b5, 3, true))
+        return;
+    step_query(r, "/key", "abci-test/k1", false, NULL);
+    step_query(r, "/key", "abci-test/k5", true, "v5");
+    char hx[2 * HASH_MAX + 1];
+    hex(hx, sizeof(hx), r->hash, r->hash_len);
+    printf("final app hash: %s\n", hx);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: phalanx abci-test [OPTIONS] ADDR\n"
@@ -488,6 +515,7 @@ int cmd_abci_test(int argc, char **argv)
         {"timeout-ms", required_argument, NULL, 't'},
         {"connect-timeout-ms", required_argument, NULL, 'T'},
         {"expect-app-hash", required_argument, NULL, 'e'},
+        {"after-restart", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -496,6 +524,7 @@ int cmd_abci_test(int argc, char **argv)
     r.timeout_ms = 10000;
     int connect_ms = 10000;
     const char *expect = NULL;
+    bool after_restart = false;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -512,6 +541,9 @@ int cmd_abci_test(int argc, char **argv)
         case 'e':
             expect = optarg;
             break;
+        case 'r':
+            after_restart = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -523,6 +555,14 @@ int cmd_abci_test(int argc, char **argv)
     if (optind != argc - 1 || r.timeout_ms <= 0 || connect_ms <= 0 || strlen(r.chain_id) == 0 ||
         strlen(r.chain_id) > 50) {
         usage(stderr);
+        return 2;
+    }
+    if (after_restart &&
+        (expect == NULL ||
+         px_hex_decode(r.hash, sizeof(r.hash), &r.hash_len, expect, strlen(expect)) != 0 ||
+         r.hash_len == 0)) {
+        fprintf(stderr, "phalanx abci-test: --after-restart needs --expect-app-hash HEX (the "
+                        "final app hash printed by the first run)\n");
         return 2;
     }
     const char *addr = argv[optind];
@@ -545,6 +585,10 @@ int cmd_abci_test(int argc, char **argv)
     report(&r, true, "connect", "four connections up");
 
     step_echo(&r);
+    if (after_restart) {
+        run_after_restart(&r);
+        goto summary;
+    }
     if (!step_info_fresh(&r) || !step_init_chain(&r))
         goto summary; /* the rest needs a fresh, initialised chain */
     step_info_matches(&r, "info after init_chain");
