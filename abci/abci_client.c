@@ -102,7 +102,9 @@ static int conn_open(struct abci_client *c, struct conn *cn, enum abci_conn kind
     if ((rv = nng_aio_alloc(&cn->aio, NULL, NULL)) != 0)
         goto fail_sock;
     if ((rv = nng_socket_set_ms(cn->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-        (rv = nng_socket_set_size(cn->sock, NNG_OPT_RECVMAXSZ, c->max_response_bytes)) != 0 ||
+        /* + room for the SP header, which nng counts in the size */
+        (rv = nng_socket_set_size(cn->sock, NNG_OPT_RECVMAXSZ, c->max_response_bytes + 1024)) !=
+            0 ||
         (rv = nng_socket_set_ms(cn->sock, NNG_OPT_RECONNMINT, rmin)) != 0 ||
         (rv = nng_socket_set_ms(cn->sock, NNG_OPT_RECONNMAXT, rmax)) != 0 ||
         (rv = nng_pipe_notify(cn->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, cn)) != 0 ||
@@ -363,6 +365,13 @@ int abci_client_call(struct abci_client *c, enum abci_conn conn, const Phalanx__
         goto done;
     }
     nng_msg *reply = nng_aio_get_msg(cn->aio);
+    if (nng_msg_len(reply) > c->max_response_bytes) {
+        set_err(cn, "%s: the app's answer of %zu bytes exceeds the limit of %zu bytes", method,
+                nng_msg_len(reply), c->max_response_bytes);
+        nng_msg_free(reply);
+        rc = PX_ETOOBIG;
+        goto done;
+    }
     Phalanx__Abci__Response *resp = NULL;
     rc = abci_response_decode(nng_msg_body(reply), nng_msg_len(reply), &resp);
     size_t rlen = nng_msg_len(reply);

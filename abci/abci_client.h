@@ -49,7 +49,9 @@ void abci_client_free(struct abci_client *c);
  * Exception); free it with abci_response_free.
  * Errors (abci_client_last_error(c, conn) then holds a sentence):
  *   PX_EINVAL    req is NULL/unset, or its method does not belong on conn
- *   PX_ETOOBIG   the request exceeds max_request_bytes, or the answer decodes too large
+ *   PX_ETOOBIG   the request exceeds max_request_bytes, or the answer is over
+ *                max_response_bytes by less than 1 KiB (beyond that nng drops the
+ *                connection: PX_ECLOSED), or it decodes too large
  *   PX_ECLOSED   not connected to the app, or the connection dropped during the call
  *   PX_ETIMEDOUT no answer within the deadline (the connection is then unusable until
  *                the app answers or the connection is re-established; treat as app failure)

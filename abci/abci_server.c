@@ -174,8 +174,9 @@ int abci_server_new(const struct abci_server_config *cfg, const struct abci_app 
         free(s);
         return from_nng(rv);
     }
-    /* A peer sending more than the bound has its connection closed by nng. */
-    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_request_bytes)) != 0 ||
+    /* A peer sending more than the bound has its connection closed by nng. nng counts the
+     * SP header (request id and any hop ids, at most 255 words) in the size: allow it. */
+    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->max_request_bytes + 1024)) != 0 ||
         (rv = nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, POLL_MS)) != 0 ||
         (rv = nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, 10000)) != 0 ||
         (rv = nng_listen(s->sock, s->addr, &s->listener, 0)) != 0) {

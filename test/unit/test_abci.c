@@ -565,6 +565,18 @@ static void exceptions_and_protocol_errors(void **state)
     assert_int_equal(abci_client_call(f->cli, ABCI_CONN_QUERY, &q, 0, &r), PX_EAPP);
     assert_non_null(strstr(abci_client_last_error(f->cli, ABCI_CONN_QUERY), "exceeds the limit"));
 
+    /* a request of exactly the server's bound (1 MiB) is served: the SP header does not
+     * count against it */
+    ct_m.tx.len = (1u << 20) - 16;
+    ct_m.tx.data = calloc(1, 1u << 20);
+    assert_non_null(ct_m.tx.data);
+    ct_m.tx.len += (1u << 20) - phalanx__abci__request__get_packed_size(&ct);
+    assert_int_equal(phalanx__abci__request__get_packed_size(&ct), 1u << 20);
+    assert_int_equal(abci_client_call(f->cli, ABCI_CONN_MEMPOOL, &ct, 0, &r), 0);
+    assert_int_equal(r->check_tx->gas_wanted, (int64_t)ct_m.tx.len);
+    abci_response_free(r);
+    free(ct_m.tx.data);
+
     /* a request over the client's bound is not sent */
     ct_m.tx.len = 5u << 20;
     ct_m.tx.data = calloc(1, ct_m.tx.len);
