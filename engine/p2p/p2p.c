@@ -32,6 +32,7 @@
 
 #include "p2p_addr.h"
 #include "p2p_codec.h"
+#include "p2p_dup.h"
 #include "p2p_frame.h"
 #include "px_error.h"
 #include "px_log.h"
@@ -477,9 +478,7 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
             continue;
         if (o->state != CONN_ACTIVE && o->state != CONN_WAITING)
             continue;
-        bool prefer_outbound = strcmp(p->id, c->id) < 0;
-        bool keep_new = c->outbound == o->outbound || c->outbound == prefer_outbound;
-        if (!keep_new) {
+        if (!p2p_dup_keep_new(p->id, c->id, c->outbound, o->outbound)) {
             conn_close(c, "duplicate connection", false);
             return;
         }
@@ -659,9 +658,12 @@ unlock:
 static void conn_free(struct conn *c)
 {
     /* the mutex is not held; c is unlinked and both aios are stopped; bufs were unref'd */
-    nng_aio_free(c->rx_aio);
-    nng_aio_free(c->tx_aio);
-    nng_stream_free(c->st);
+    if (c->rx_aio)
+        nng_aio_free(c->rx_aio);
+    if (c->tx_aio)
+        nng_aio_free(c->tx_aio);
+    if (c->st)
+        nng_stream_free(c->st);
     if (c->ch) {
         for (size_t i = 0; i < c->p->n_ch; i++) {
             free(c->ch[i].q);
@@ -1061,7 +1063,8 @@ int p2p_start(struct p2p *p)
     if (rv != 0) {
         PX_ERROR(MOD, "cannot listen: is the address in use or not local?", "url=%s err=%s",
                  p->listen_url, nng_strerror(rv));
-        nng_stream_listener_free(p->l);
+        if (p->l)
+            nng_stream_listener_free(p->l);
         p->l = NULL;
         return rv == NNG_ENOMEM ? PX_ENOMEM : PX_EIO;
     }
@@ -1125,12 +1128,16 @@ void p2p_free(struct p2p *p)
         return;
     p2p_stop(p);
     for (size_t i = 0; i < p->n_pp; i++) {
-        nng_aio_free(p->pp[i].aio);
-        nng_stream_dialer_free(p->pp[i].d);
+        if (p->pp[i].aio)
+            nng_aio_free(p->pp[i].aio);
+        if (p->pp[i].d)
+            nng_stream_dialer_free(p->pp[i].d);
     }
     free(p->pp);
-    nng_aio_free(p->accept_aio);
-    nng_stream_listener_free(p->l);
+    if (p->accept_aio)
+        nng_aio_free(p->accept_aio);
+    if (p->l)
+        nng_stream_listener_free(p->l);
     if (p->cv)
         nng_cv_free(p->cv);
     if (p->mtx)

@@ -9,7 +9,8 @@
  * least relative to its priority.
  *
  * Threads: callbacks run on nng's threads and on the p2p maintenance thread, never two at
- * once for one connection, in the order peer_up, recv..., peer_down for each peer. They
+ * once for one peer (callbacks of different peers may run at the same time), in the order
+ * peer_up, recv..., peer_down for each connection of a peer. They
  * must not block: the node copies what it needs and enqueues it for its own thread. They
  * may call p2p_send / p2p_broadcast / p2p_peers / p2p_stats, never p2p_stop or p2p_free.
  * After p2p_stop returns no callback runs.

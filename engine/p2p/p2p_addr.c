@@ -73,7 +73,7 @@ uint32_t p2p_addr_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms,
         d *= 2;
     if (d > max_ms)
         d = max_ms;
-    /* scale by (2^32 + jitter) / 2^33, i.e. into [1/2, 1) */
-    d = (d * ((uint64_t)1 << 32) + d * (uint64_t)jitter) >> 33;
+    /* scale by (2^32 + jitter) / 2^33, i.e. into [1/2, 1); d < 2^32 so nothing overflows */
+    d = (d >> 1) + ((d * (uint64_t)jitter) >> 33);
     return (uint32_t)d;
 }

@@ -1,9 +1,10 @@
 /* Integration tests of engine/p2p on 127.0.0.1, in one process: three nodes exchanging on
  * several channels, a restarted node reconnected by its persistent peers, raw TCP clients
- * sending garbage / an oversized frame / a bad handshake / a tampered or replayed frame
- * dropped and banned while the others keep exchanging, a wrong expected id, a connection
- * to ourselves, a 4 MB message intact, and max_inbound enforced. Every wait has a
- * deadline (pxt_wait_until); every node is stopped and freed by the test. */
+ * sending garbage / nothing / an oversized frame / a bad handshake / a tampered or replayed
+ * frame dropped and banned while the others keep exchanging, a wrong expected id, a
+ * connection to ourselves, a duplicate connection replaced, a 4 MB message intact, and max_inbound
+ * enforced. Every wait has a deadline (pxt_wait_until); every node is stopped and freed by the
+ * test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -517,6 +518,12 @@ static void bad_clients_dropped_and_banned(void **state)
     seq += 20;
     expect_got(0, 1, seq);
 
+    /* a client that connects and says nothing is dropped at the handshake timeout */
+    fd = raw_connect(nodes[0].port);
+    assert_true(dropped(fd));
+    close(fd);
+    assert_true(pxt_wait_until(log_has_cb, (void *)"reason=\"handshake timed out\"", WAIT_MS));
+
     /* a valid hello, then an oversized frame */
     struct fake f;
     fake_hello(&f, nodes[0].port);
@@ -667,6 +674,49 @@ static void wrong_id_and_self_refused(void **state)
     assert_int_equal(p2p_new(&cfg, &p), PX_ECONFIG);
 }
 
+static bool ups_downs(void *u)
+{
+    const int *w = u; /* node, ups, downs */
+    pthread_mutex_lock(&nodes[w[0]].mtx);
+    bool r = nodes[w[0]].ups >= w[1] && nodes[w[0]].downs >= w[2];
+    pthread_mutex_unlock(&nodes[w[0]].mtx);
+    return r;
+}
+
+static void duplicate_connection_replaced(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        node_init(i);
+    const int to0[] = {0, -1};
+    node_start(0, NULL);
+    node_start(1, to0);
+    assert_true(wait_peers(0, 1));
+    /* a second connection with node 1's identity, in the same direction (inbound at 0):
+     * the newer one replaces the older; node 0 announces down then up again */
+    struct fake f;
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, nodes[1].seed, false);
+    assert_true(
+        pxt_wait_until(log_has_cb, (void *)"reason=\"replaced by a newer connection\"", WAIT_MS));
+    const int w[] = {0, 2, 1};
+    assert_true(pxt_wait_until(ups_downs, (void *)w, WAIT_MS));
+    /* node 1 lost its connection, redials, and replaces the fake in turn */
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    const int w2[] = {0, 3, 2};
+    assert_true(pxt_wait_until(ups_downs, (void *)w2, WAIT_MS));
+    assert_true(wait_peers(0, 1));
+    assert_true(wait_peers(1, 1));
+    send_seq(1, 0, 0, 20);
+    expect_got(0, 1, 20);
+    pthread_mutex_lock(&nodes[0].mtx);
+    assert_int_equal(nodes[0].ups - nodes[0].downs, 1);
+    pthread_mutex_unlock(&nodes[0].mtx);
+    node_stop(0);
+    node_stop(1);
+}
+
 struct big_cond {
     int node;
     size_t len;
@@ -765,6 +815,7 @@ int main(void)
         cmocka_unit_test(restarted_node_reconnected),
         cmocka_unit_test(bad_clients_dropped_and_banned),
         cmocka_unit_test(wrong_id_and_self_refused),
+        cmocka_unit_test(duplicate_connection_replaced),
         cmocka_unit_test(four_mb_message),
         cmocka_unit_test(max_inbound_enforced),
     };

@@ -1,4 +1,5 @@
-/* Unit tests of p2p_addr: peer and listen address parsing, reconnect backoff. */
+/* Unit tests of p2p_addr (peer and listen address parsing, reconnect backoff) and p2p_dup
+ * (which of two connections to one peer survives). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +7,7 @@
 #include <cmocka.h>
 
 #include "p2p_addr.h"
+#include "p2p_dup.h"
 #include "px_error.h"
 
 #include <string.h>
@@ -75,12 +77,37 @@ static void backoff(void **state)
     }
 }
 
+static void duplicate_rule(void **state)
+{
+    (void)state;
+    const char *lo = "1111111111111111111111111111111111111111";
+    const char *hi = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    /* the connection dialled by the lower id survives, seen from either side */
+    /* lo dialled hi: at lo it is outbound, at hi inbound */
+    assert_true(p2p_dup_keep_new(lo, hi, true, false));  /* at lo: new = lo's dial */
+    assert_false(p2p_dup_keep_new(lo, hi, false, true)); /* at lo: new = hi's dial */
+    assert_true(p2p_dup_keep_new(hi, lo, false, true));  /* at hi: new = lo's dial */
+    assert_false(p2p_dup_keep_new(hi, lo, true, false)); /* at hi: new = hi's dial */
+    /* both sides agree for every arrival order */
+    for (int a = 0; a < 2; a++) {
+        bool lo_dial_new_at_lo = p2p_dup_keep_new(lo, hi, a == 0, a != 0);
+        bool lo_dial_new_at_hi = p2p_dup_keep_new(hi, lo, a != 0, a == 0);
+        /* a == 0: the new one is lo's dial on both sides */
+        assert_true(a == 0 ? lo_dial_new_at_lo && lo_dial_new_at_hi
+                           : !lo_dial_new_at_lo && !lo_dial_new_at_hi);
+    }
+    /* same direction: the newer wins */
+    assert_true(p2p_dup_keep_new(lo, hi, true, true));
+    assert_true(p2p_dup_keep_new(lo, hi, false, false));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_peers),
         cmocka_unit_test(parse_listen),
         cmocka_unit_test(backoff),
+        cmocka_unit_test(duplicate_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
