@@ -34,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MOD "kvledger"
 #define GENESIS_DOMAIN "phalanx/kvledger/genesis/v1"
@@ -57,6 +60,7 @@ struct write {
 
 struct kvledger {
     pthread_mutex_t lock;
+    int lock_fd; /* flock on HOME/data/kvledger.lock */
     struct kvl_store store;
     struct kvl_meta meta; /* committed */
     struct kvl_pending pending;
@@ -122,14 +126,54 @@ static int result(struct kvledger_result *res, uint32_t code, const char *fmt, .
     return 0;
 }
 
+/* mkdir -p, mode 0700 for what it creates. */
 static int mkdir_p(const char *dir)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path))
+        return PX_EINVAL;
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            int err = px_err_from_errno(errno);
+            PX_ERROR(MOD, "cannot create the home directory; check --home and its permissions",
+                     "path=%s err=\"%s\"", path, strerror(errno));
+            return err;
+        }
+        path[i] = c;
+    }
+    return 0;
+}
+
+/* One kvledger per home: an exclusive flock on HOME/data/kvledger.lock, held until close
+ * (the kernel drops it when the process dies, kill -9 included). */
+static int lock_home(const char *data, int *fd_out)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/kvledger.lock", data);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
         int err = px_err_from_errno(errno);
-        PX_ERROR(MOD, "cannot create the home directory; check --home and its permissions",
-                 "path=%s err=\"%s\"", dir, strerror(errno));
+        PX_ERROR(MOD, "cannot open the lock file", "path=%s err=\"%s\"", path, strerror(errno));
         return err;
     }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) {
+            PX_ERROR(MOD, "another kvledger is using this home; stop it or pick another --home",
+                     "lock=%s", path);
+            return PX_EEXIST;
+        }
+        PX_ERROR(MOD, "cannot lock the home", "path=%s err=\"%s\"", path, strerror(e));
+        return px_err_from_errno(e);
+    }
+    *fd_out = fd;
     return 0;
 }
 
@@ -143,25 +187,21 @@ int kvledger_open(const char *home, struct kvledger **out)
         return PX_ETOOBIG;
     snprintf(db, sizeof(db), "%s/kvledger.db", data);
     int rc;
-    if ((rc = mkdir_p(home)) || (rc = mkdir_p(data)))
+    if ((rc = mkdir_p(data)))
         return rc;
     struct kvledger *app = calloc(1, sizeof(*app));
     if (!app)
         return PX_ENOMEM;
-    if ((rc = kvl_pending_init(&app->pending, KVL_PENDING_ACCOUNTS))) {
-        free(app);
-        return rc;
-    }
-    if ((rc = kvl_store_open(&app->store, db))) {
-        kvl_pending_fini(&app->pending);
-        free(app);
-        return rc;
-    }
+    app->lock_fd = -1;
+    if ((rc = lock_home(data, &app->lock_fd)))
+        goto fail;
+    if ((rc = kvl_pending_init(&app->pending, KVL_PENDING_ACCOUNTS)))
+        goto fail;
+    if ((rc = kvl_store_open(&app->store, db)))
+        goto fail;
     if ((rc = kvl_store_meta_get(&app->store, &app->meta))) {
         kvl_store_close(&app->store);
-        kvl_pending_fini(&app->pending);
-        free(app);
-        return rc;
+        goto fail;
     }
     pthread_mutex_init(&app->lock, NULL);
     char hex[PX_HEX_LEN(KVL_HASH_LEN)];
@@ -170,6 +210,12 @@ int kvledger_open(const char *home, struct kvledger **out)
             app->meta.height, hex, app->meta.chain_id[0] ? app->meta.chain_id : "-");
     *out = app;
     return 0;
+fail:
+    kvl_pending_fini(&app->pending);
+    if (app->lock_fd >= 0)
+        close(app->lock_fd);
+    free(app);
+    return rc;
 }
 
 void kvledger_close(struct kvledger *app)
@@ -181,6 +227,7 @@ void kvledger_close(struct kvledger *app)
     kvl_store_close(&app->store);
     kvl_pending_fini(&app->pending);
     pthread_mutex_destroy(&app->lock);
+    close(app->lock_fd);
     free(app);
 }
 

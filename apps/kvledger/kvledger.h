@@ -78,8 +78,10 @@ struct kvledger_query_result {
 struct kvledger;
 
 /* Open (or create) the app's state under home (HOME/data/kvledger.db; directories are
- * created). The app resumes at its last committed state. Errors: PX_EIO (path, logged),
- * PX_ECORRUPT, PX_ENOMEM. *out is freed with kvledger_close. */
+ * created) and lock the home (HOME/data/kvledger.lock) against a second kvledger. The app
+ * resumes at its last committed state. Errors: PX_EEXIST (another kvledger holds the
+ * home), PX_EIO (path, logged), PX_ECORRUPT, PX_ENOMEM. *out is freed with
+ * kvledger_close. */
 int kvledger_open(const char *home, struct kvledger **out);
 /* Discards an uncommitted block. NULL is allowed. */
 void kvledger_close(struct kvledger *app);

@@ -204,6 +204,15 @@ static void fresh_app_reports_height_zero_and_no_hash(void **state)
     uint8_t tx[LEDGER_TX_MAX_LEN];
     size_t len = transfer(tx, &alice, &bob, 1, 0);
     assert_int_equal(check(&f, tx, len), KVL_CODE_WRONG_CHAIN);
+    /* one kvledger per home */
+    struct kvledger *second = NULL;
+    assert_int_equal(kvledger_open(f.home, &second), PX_EEXIST);
+    assert_null(second);
+    /* a nested home is created */
+    char nested[600];
+    snprintf(nested, sizeof(nested), "%s/a/b", f.home);
+    assert_int_equal(kvledger_open(nested, &second), 0);
+    kvledger_close(second);
     fx_fini(&f);
 }
 
