@@ -13,6 +13,9 @@
 
 const struct phalanx_command phalanx_commands[] = {
     {"version", "print the version of phalanx", cmd_version},
+    {"init", "create a node's home: config, keys, single-validator genesis", cmd_init},
+    {"inspect-wal", "list and check a consensus WAL; --repair truncates a bad one",
+     cmd_inspect_wal},
     {"abci-test", "drive an ABCI app through a scripted chain (conformance)", cmd_abci_test},
     {NULL, NULL, NULL},
 };
