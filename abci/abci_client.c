@@ -10,6 +10,7 @@
  */
 #include "abci_client.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -49,7 +50,9 @@ struct abci_client {
     int timeout_ms;
     size_t max_request_bytes, max_response_bytes;
     struct conn conns[ABCI_CONN_COUNT];
-    int nconns; /* initialised so far */
+    int nconns;             /* initialised so far */
+    pthread_mutex_t up_mu;  /* with up_cond: signalled when a connection comes up */
+    pthread_cond_t up_cond; /* (CLOCK_MONOTONIC) */
 };
 
 static void set_err(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -68,6 +71,9 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     if (ev == NNG_PIPE_EV_ADD_POST) {
         atomic_fetch_add(&cn->pipes, 1);
         atomic_fetch_add(&cn->connects, 1);
+        pthread_mutex_lock(&cn->client->up_mu);
+        pthread_cond_broadcast(&cn->client->up_cond);
+        pthread_mutex_unlock(&cn->client->up_mu);
         PX_DEBUG(MOD, "connected to app", "conn=%s", abci_conn_name(cn->kind));
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         atomic_fetch_sub(&cn->pipes, 1);
@@ -153,6 +159,12 @@ int abci_client_new(const struct abci_client_config *cfg, struct abci_client **o
         cfg->max_request_bytes ? cfg->max_request_bytes : ABCI_CLIENT_DEFAULT_MAX_REQUEST_BYTES;
     c->max_response_bytes =
         cfg->max_response_bytes ? cfg->max_response_bytes : ABCI_CLIENT_DEFAULT_MAX_RESPONSE_BYTES;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&c->up_mu, NULL);
+    pthread_cond_init(&c->up_cond, &ca);
+    pthread_condattr_destroy(&ca);
     for (int i = 0; i < ABCI_CONN_COUNT; i++) {
         int rc = conn_open(c, &c->conns[i], (enum abci_conn)i, cfg);
         if (rc != 0) {
@@ -171,6 +183,8 @@ void abci_client_free(struct abci_client *c)
         return;
     for (int i = 0; i < c->nconns; i++)
         conn_close(&c->conns[i]);
+    pthread_cond_destroy(&c->up_cond);
+    pthread_mutex_destroy(&c->up_mu);
     free(c);
 }
 
@@ -190,25 +204,29 @@ unsigned long abci_client_connects(struct abci_client *c, enum abci_conn conn)
 
 int abci_client_wait_connected(struct abci_client *c, int timeout_ms)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    long wait_us = 1000;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&c->up_mu);
     for (;;) {
         bool all = true;
         for (int i = 0; i < ABCI_CONN_COUNT; i++)
             all = all && abci_client_connected(c, (enum abci_conn)i);
         if (all)
-            return 0;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long el =
-            (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (el >= timeout_ms)
-            return PX_ETIMEDOUT;
-        /* Waiting on nng's background dialer: poll with a growing interval. */
-        nng_msleep((nng_duration)(wait_us / 1000));
-        if (wait_us < 50000)
-            wait_us *= 2;
+            break;
+        if (pthread_cond_timedwait(&c->up_cond, &c->up_mu, &deadline) == ETIMEDOUT) {
+            rc = PX_ETIMEDOUT;
+            break;
+        }
     }
+    pthread_mutex_unlock(&c->up_mu);
+    return rc;
 }
 
 const char *abci_client_last_error(struct abci_client *c, enum abci_conn conn)
