@@ -100,6 +100,7 @@ struct conn {
     bool tx_busy, ping_due, pong_due, ping_out;
     struct chan_q *ch;
     nng_time created_ms, up_ms, last_rx_ms;
+    nng_time tx_start_ms; /* when the frame being written was started */
     uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
 };
 
@@ -228,6 +229,17 @@ static void ban_add(struct p2p *p, const char *key, nng_time now)
     p->st.bans++;
 }
 
+/* Addresses are banned only if configured, and loopback ones only if asked for too:
+ * sentries and local testnets share 127.0.0.1 with honest peers. */
+static bool ip_bannable(const struct p2p *p, const char *ip)
+{
+    if (!p->cfg.ban_ip)
+        return false;
+    bool loopback = strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+                    strncmp(ip, "::ffff:127.", 11) == 0;
+    return !loopback || p->cfg.ban_loopback;
+}
+
 static struct ppeer *pp_by_id(struct p2p *p, const char *id)
 {
     for (size_t i = 0; i < p->n_pp; i++)
@@ -270,7 +282,7 @@ static void conn_close(struct conn *c, const char *reason, bool ban)
     if (ban) {
         nng_time now = nng_clock();
         p->st.misbehaved++;
-        const char *key = c->auth_recvd ? c->id : p->cfg.ban_ip ? c->ip : NULL;
+        const char *key = c->auth_recvd ? c->id : ip_bannable(p, c->ip) ? c->ip : NULL;
         if (key) {
             ban_add(p, key, now);
             PX_WARN(MOD, "peer banned", "peer=%s addr=%s reason=%s ban_ms=%u banned=%s", who,
@@ -372,6 +384,8 @@ static int next_frame(struct conn *c)
 
 static void tx_start(struct conn *c)
 {
+    if (c->tx_off == 0)
+        c->tx_start_ms = nng_clock();
     nng_iov iov = {.iov_buf = c->tx + c->tx_off, .iov_len = c->tx_len - c->tx_off};
     nng_aio_set_iov(c->tx_aio, 1, &iov);
     nng_stream_send(c->st, c->tx_aio);
@@ -757,7 +771,7 @@ static void accept_cb(void *arg)
     if (st && !refuse) {
         uint32_t in, out;
         count_conns(p, &in, &out);
-        if (p->cfg.ban_ip && ban_active(p, ip, nng_clock())) {
+        if (ip_bannable(p, ip) && ban_active(p, ip, nng_clock())) {
             p->st.refused_banned++;
             PX_DEBUG(MOD, "refused connection from banned address", "addr=%s", addr);
             refuse = true;
@@ -889,6 +903,10 @@ static void housekeeping(struct p2p *p, nng_time now)
         } else if (c->state == CONN_ACTIVE) {
             if (now - c->last_rx_ms > p->cfg.pong_timeout_ms) {
                 conn_close(c, "peer silent: no pong", false);
+                continue;
+            }
+            if (c->tx_busy && now - c->tx_start_ms > p->cfg.pong_timeout_ms) {
+                conn_close(c, "peer stopped reading: send stalled", false);
                 continue;
             }
             if (now - c->last_rx_ms > p->cfg.ping_interval_ms && !c->ping_out) {
@@ -1272,6 +1290,24 @@ void p2p_peers(struct p2p *p, struct p2p_peer_info *out, size_t cap, size_t *n)
         pi->bytes_out = c->bytes_out;
     }
     nng_mtx_unlock(p->mtx);
+}
+
+int p2p_ban_peer(struct p2p *p, const char *peer_id, const char *reason)
+{
+    nng_mtx_lock(p->mtx);
+    int rc = PX_ENOTFOUND;
+    for (struct conn *c = p->conns; c; c = c->next) {
+        if (c->state == CONN_CLOSING || !c->auth_recvd || strcmp(c->id, peer_id) != 0)
+            continue;
+        conn_close(c, reason ? reason : "banned by the node", true);
+        rc = 0;
+    }
+    if (rc != 0 && strlen(peer_id) == P2P_ID_LEN) { /* not connected: still refuse it */
+        ban_add(p, peer_id, nng_clock());
+        rc = 0;
+    }
+    nng_mtx_unlock(p->mtx);
+    return rc;
 }
 
 bool p2p_is_banned(struct p2p *p, const char *id_or_ip)

@@ -69,6 +69,8 @@ struct p2p_config {
     uint32_t ban_ms;              /* how long a misbehaving peer is refused */
     bool ban_ip;                  /* also refuse the address of a peer that failed before
                                      authenticating (garbage, bad handshake) */
+    bool ban_loopback;            /* ... even a loopback address (127.0.0.0/8, ::1), which local
+                                     testnets and sentries share with honest peers */
     uint32_t ping_interval_ms;    /* ping a peer silent this long */
     uint32_t pong_timeout_ms;     /* drop a peer silent this long */
     const struct p2p_channel_config *channels; /* NULL: p2p_default_channels */
@@ -80,7 +82,9 @@ struct p2p_config {
 };
 
 /* Defaults: listen 0.0.0.0:26656, 40 inbound, 10 outbound, handshake 10 s, backoff
- * 500 ms .. 60 s, ban 10 min, ping 10 s, pong timeout 45 s, the default channels.
+ * 500 ms .. 60 s, ban 10 min (ids; addresses too, except loopback ones), ping 10 s, pong
+ * timeout 45 s (also: a peer that reads nothing for that long is dropped), the default
+ * channels.
  * The caller still sets node_key and the callbacks. */
 void p2p_config_default(struct p2p_config *cfg);
 /* The seven channels with their default priority, queue and size limits. */
@@ -144,6 +148,10 @@ int p2p_broadcast(struct p2p *p, uint8_t channel, const void *data, size_t len, 
 void p2p_stats(struct p2p *p, struct p2p_stats *out);
 /* Up to cap peers that are up; *n gets the number written. */
 void p2p_peers(struct p2p *p, struct p2p_peer_info *out, size_t cap, size_t *n);
+/* For the reactors: the peer sent something impossible or undecodable at their level.
+ * Disconnects it, refuses its id for ban_ms and logs reason. May be called from a
+ * callback. PX_ENOTFOUND if peer_id is neither connected nor a 40-character id. */
+int p2p_ban_peer(struct p2p *p, const char *peer_id, const char *reason);
 /* True while the id or address (IP text) is banned. */
 bool p2p_is_banned(struct p2p *p, const char *id_or_ip);
 

@@ -105,6 +105,14 @@ static void on_recv(const char *peer, uint8_t ch, const uint8_t *data, size_t le
 {
     struct node *n = user;
     int from = node_index(peer);
+    if (len == 6 && memcmp(data, "ban-me", 6) == 0) {
+        /* a reactor finding an impossible message bans from inside the callback */
+        int rc = p2p_ban_peer(n->p, peer, "impossible message");
+        pthread_mutex_lock(&n->mtx);
+        n->order_error |= rc != 0; /* no cmocka assert off the test thread */
+        pthread_mutex_unlock(&n->mtx);
+        return;
+    }
     pthread_mutex_lock(&n->mtx);
     if (ch == P2P_CH_BLOCKSYNC) {
         n->big_len = len;
@@ -202,6 +210,7 @@ static void node_start_cfg(int i, const int *peers, const struct p2p_config *ove
         cfg.max_inbound = over->max_inbound;
         cfg.max_outbound = over->max_outbound;
         cfg.ban_ip = over->ban_ip;
+        cfg.ban_loopback = over->ban_loopback;
     }
     cfg.persistent_peers = list;
     cfg.n_persistent_peers = np;
@@ -584,6 +593,16 @@ static void bad_clients_dropped_and_banned(void **state)
     close(f.fd);
     expect_ban(0, 6, "reason=\"message on an unknown channel\"");
 
+    /* the node's own verdict: a reactor bans node 2 (it was connected) from its callback */
+    assert_int_equal(p2p_ban_peer(nodes[0].p, "nobody", "x"), PX_ENOTFOUND);
+    memset(seed3, 0x55, sizeof(seed3));
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, seed3, false);
+    fake_msg(&f, P2P_CH_MEMPOOL, "ban-me", fr, &len);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 7, "reason=\"impossible message\"");
+
     /* meanwhile the real peer was never disturbed */
     send_seq(1, 0, seq, 20);
     seq += 20;
@@ -601,6 +620,7 @@ static void bad_clients_dropped_and_banned(void **state)
     struct p2p_config over;
     p2p_config_default(&over);
     over.ban_ip = true;
+    over.ban_loopback = true;
     node_start_cfg(0, NULL, &over);
     node_start(1, to0);
     assert_true(wait_peers(0, 1));
