@@ -88,6 +88,8 @@ static int call(struct kvl_node *n, enum abci_conn conn, Phalanx__Abci__Request 
                 Phalanx__Abci__Response **resp)
 {
     int rc = abci_client_call(n->client, conn, req, 0, resp);
+    if (n->tolerate_loss && (rc == PX_ECLOSED || rc == PX_ETIMEDOUT))
+        return rc;
     if (rc != 0 && rc != PX_EAPP) {
         dump_log(n);
         fail_msg("ABCI call failed: %s: %s", px_strerror(rc),

@@ -7,6 +7,7 @@
 #ifndef KVLEDGER_ITEST_H
 #define KVLEDGER_ITEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,7 @@ struct kvl_node {
     char addr[64];
     pid_t pid;
     struct abci_client *client;
+    bool tolerate_loss; /* calls return PX_ECLOSED/PX_ETIMEDOUT instead of failing */
 };
 
 /* Make the temp home (once) and pick a free port. */
