@@ -583,17 +583,34 @@ void wal_reader_close(struct wal_reader *r)
     free(r);
 }
 
+static int find_marker(const char *path, const struct wal_options *opts,
+                       const uint64_t *want_height, bool *found, uint64_t *height,
+                       uint64_t *marker_offset, uint64_t *next_offset);
+
 int wal_find_last_end_height(const char *path, const struct wal_options *opts, bool *found,
                              uint64_t *height, uint64_t *next_offset)
 {
     if (!found || !height || !next_offset)
         return PX_EINVAL;
+    uint64_t marker;
+    return find_marker(path, opts, NULL, found, height, &marker, next_offset);
+}
+
+/* ---- heights and compaction ---------------------------------------------------------- */
+
+/* Scan for END_HEIGHT markers: the last one (want_height NULL) or the last one of a given
+ * height. */
+static int find_marker(const char *path, const struct wal_options *opts,
+                       const uint64_t *want_height, bool *found, uint64_t *height,
+                       uint64_t *marker_offset, uint64_t *next_offset)
+{
     struct wal_reader *r;
     int rc = wal_reader_open(path, 0, opts, &r);
     if (rc != 0)
         return rc;
     *found = false;
     *height = 0;
+    *marker_offset = 0;
     *next_offset = WAL_HEADER_BYTES;
     for (;;) {
         struct wal_record rec;
@@ -605,17 +622,120 @@ int wal_find_last_end_height(const char *path, const struct wal_options *opts, b
         }
         if (rc != 0 || end)
             break;
-        if (rec.kind == WAL_KIND_END_HEIGHT && rec.len == 8) {
-            uint64_t h = 0;
-            for (int i = 0; i < 8; i++)
-                h |= (uint64_t)rec.payload[i] << (8 * i);
-            *found = true;
-            *height = h;
-            *next_offset = wal_reader_offset(r);
-        }
+        if (rec.kind != WAL_KIND_END_HEIGHT || rec.len != 8)
+            continue;
+        uint64_t h = 0;
+        for (int i = 0; i < 8; i++)
+            h |= (uint64_t)rec.payload[i] << (8 * i);
+        if (want_height && h != *want_height)
+            continue;
+        *found = true;
+        *height = h;
+        *marker_offset = rec.offset;
+        *next_offset = wal_reader_offset(r);
     }
     wal_reader_close(r);
     return rc;
+}
+
+int wal_find_end_height(const char *path, const struct wal_options *opts, uint64_t height,
+                        bool *found, uint64_t *next_offset)
+{
+    if (!found || !next_offset)
+        return PX_EINVAL;
+    uint64_t h, marker;
+    int rc = find_marker(path, opts, &height, found, &h, &marker, next_offset);
+    if (rc == 0 && !*found)
+        *next_offset = 0;
+    return rc;
+}
+
+static int copy_range(int from, uint64_t off, uint64_t end, int to, uint64_t to_off)
+{
+    uint8_t buf[65536];
+    while (off < end) {
+        size_t want = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+        size_t got;
+        int rc = pread_all(from, buf, want, off, &got);
+        if (rc != 0)
+            return rc;
+        if (got != want)
+            return PX_EIO; /* the file is shorter than we wrote: something is very wrong */
+        rc = pwrite_all(to, buf, got, to_off);
+        if (rc != 0)
+            return rc;
+        off += got;
+        to_off += got;
+    }
+    return 0;
+}
+
+int wal_compact(struct wal *w, uint64_t *removed)
+{
+    if (!w)
+        return PX_EINVAL;
+    if (removed)
+        *removed = 0;
+    if (w->failed)
+        return PX_ESTATE;
+    int rc = wal_sync(w);
+    if (rc != 0)
+        return rc;
+    struct wal_options o = {w->max_record_bytes};
+    bool found;
+    uint64_t h, marker, next;
+    rc = find_marker(w->path, &o, NULL, &found, &h, &marker, &next);
+    if (rc != 0)
+        return rc;
+    if (!found || marker <= WAL_HEADER_BYTES)
+        return 0;
+
+    size_t n = strlen(w->path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return PX_ENOMEM;
+    snprintf(tmp, n, "%s.compact", w->path);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(tmp);
+        return PX_EIO;
+    }
+    /* lock the new file before it gets the WAL's name */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        rc = PX_EAGAIN;
+    if (rc == 0)
+        rc = pwrite_all(fd, wal_magic, WAL_HEADER_BYTES, 0);
+    if (rc == 0)
+        rc = copy_range(w->fd, marker, w->size, fd, WAL_HEADER_BYTES);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = PX_EIO;
+    if (rc == 0 && rename(tmp, w->path) != 0)
+        rc = PX_EIO;
+    if (rc != 0) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return rc; /* the old file is untouched and still ours */
+    }
+    free(tmp);
+    close(w->fd);
+    w->fd = fd;
+    uint64_t old = w->size;
+    w->size = WAL_HEADER_BYTES + (old - marker);
+    if (fsync_parent_dir(w->path) != 0) {
+        w->failed = true;
+        PX_ERROR("wal",
+                 "fsync of the WAL's directory failed after compaction; refusing further "
+                 "appends",
+                 "file=%s", w->path);
+        return PX_EIO;
+    }
+    PX_INFO("wal", "compacted the WAL",
+            "file=%s kept_from_height=%" PRIu64 " removed_bytes=%" PRIu64, w->path, h,
+            marker - WAL_HEADER_BYTES);
+    if (removed)
+        *removed = marker - WAL_HEADER_BYTES;
+    return 0;
 }
 
 /* ---- check and repair -------------------------------------------------------------- */

@@ -110,6 +110,23 @@ void wal_reader_close(struct wal_reader *r);
 int wal_find_last_end_height(const char *path, const struct wal_options *opts, bool *found,
                              uint64_t *height, uint64_t *next_offset);
 
+/* Find the end-of-height marker of `height` (the last one if it appears more than once):
+ * *next_offset gets the offset of the record after it, where height + 1 begins. *found is
+ * false when there is none. Stops at the first bad record. */
+int wal_find_end_height(const char *path, const struct wal_options *opts, uint64_t height,
+                        bool *found, uint64_t *next_offset);
+
+/* ---- bounding the file ------------------------------------------------------------- */
+
+/* Drop every record before the last end-of-height marker (the marker itself is kept, so
+ * readers still find where the current height begins). The records kept are copied into a
+ * new file that replaces the old one by rename (fsynced file and directory): a crash at any
+ * instant leaves either the old or the new file, both valid. *removed (may be NULL) gets the
+ * bytes dropped; 0 when there is no marker or nothing before it.
+ * Errors: PX_ESTATE (failed earlier), PX_EIO (the old file is still in place and usable if
+ * the failure came before the rename; after it, the WAL is failed), PX_ENOMEM. */
+int wal_compact(struct wal *w, uint64_t *removed);
+
 /* ---- checking and repair (used by `phalanx inspect-wal`) ----------------------------- */
 
 enum wal_check_result {

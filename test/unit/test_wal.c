@@ -320,6 +320,66 @@ static void bounds_and_header(void **state)
     assert_int_equal(next, WAL_HEADER_BYTES);
 }
 
+static void heights_and_compaction(void **state)
+{
+    (void)state;
+    struct wal *w;
+    assert_int_equal(wal_open(path, NULL, &w), 0);
+    uint64_t removed = 99;
+    assert_int_equal(wal_compact(w, &removed), 0); /* no marker: nothing to do */
+    assert_int_equal(removed, 0);
+    uint8_t buf[500];
+    memset(buf, 'x', sizeof(buf));
+    uint64_t start_of[7] = {0};
+    for (uint64_t h = 1; h <= 5; h++) {
+        start_of[h] = wal_size(w);
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(wal_append(w, WAL_KIND_INPUT, buf, sizeof(buf), false), 0);
+        assert_int_equal(wal_end_height(w, h), 0);
+    }
+    start_of[6] = wal_size(w);
+    assert_int_equal(wal_append(w, WAL_KIND_INPUT, "h6", 2, true), 0);
+
+    bool found;
+    uint64_t next, h;
+    assert_int_equal(wal_find_end_height(path, NULL, 3, &found, &next), 0);
+    assert_true(found);
+    assert_int_equal(next, start_of[4]);
+    assert_int_equal(wal_find_end_height(path, NULL, 9, &found, &next), 0);
+    assert_false(found);
+
+    uint64_t before = wal_size(w);
+    assert_int_equal(wal_compact(w, &removed), 0);
+    uint64_t marker5 = start_of[6] - (WAL_RECORD_OVERHEAD + 9);
+    assert_int_equal(removed, marker5 - WAL_HEADER_BYTES);
+    assert_int_equal(wal_size(w), before - removed);
+    /* the marker of height 5 is kept: height 6 still starts right after it */
+    assert_int_equal(wal_find_last_end_height(path, NULL, &found, &h, &next), 0);
+    assert_true(found);
+    assert_int_equal(h, 5);
+    assert_int_equal(next, WAL_HEADER_BYTES + WAL_RECORD_OVERHEAD + 9);
+    /* appends go to the new file and the writer still holds the lock */
+    assert_int_equal(wal_append(w, WAL_KIND_INPUT, "more", 4, true), 0);
+    struct wal *w2 = NULL;
+    assert_int_equal(wal_open(path, NULL, &w2), PX_EAGAIN);
+    assert_int_equal(wal_close(w), 0);
+    uint64_t n;
+    count_records(&n);
+    assert_int_equal(n, 3); /* marker 5, "h6", "more" */
+    struct wal_check chk;
+    assert_int_equal(wal_check(path, NULL, NULL, NULL, &chk), 0);
+    assert_int_equal(chk.result, WAL_CHECK_OK);
+    /* a leftover of a compaction interrupted by a crash does not matter */
+    char stale[320];
+    snprintf(stale, sizeof(stale), "%s.compact", path);
+    assert_int_equal(pxt_write_file(stale, "garbage", 7), 0);
+    assert_int_equal(wal_open(path, NULL, &w), 0);
+    assert_int_equal(wal_size(w), chk.file_bytes);
+    assert_int_equal(wal_compact(w, &removed), 0); /* marker already first: nothing */
+    assert_int_equal(removed, 0);
+    assert_int_equal(wal_close(w), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(torn_tail_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(mid_file_corruption_refused_then_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(bounds_and_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(heights_and_compaction, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
