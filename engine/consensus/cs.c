@@ -12,7 +12,8 @@
  *   PROPOSE/PREVOTE/PRECOMMIT ──start_round(r+1) on precommit timeout (L65), or
  *             start_round(r') on >1/3 power voting in a round r' > r (L55)──▶ PROPOSE
  *   NEW_HEIGHT/PROPOSE/PREVOTE/PRECOMMIT ──decide (L49: 2/3+ precommits of any round for
- *             a block whose content is complete and valid)──▶ COMMIT
+ *             a block whose content is complete and valid, in our vote sets or in a
+ *             commit received whole, on_commit)──▶ COMMIT
  *   COMMIT ──start_height(h+1)──▶ NEW_HEIGHT (the decided round's precommits become the
  *             last commit; late ones keep being added to it)
  *
@@ -22,7 +23,7 @@
  *   - locked_round == -1 exactly when locked_value is nil; the same for valid_round and
  *     valid_value; -1 <= locked_round <= valid_round <= round.
  *   - PROPOSE/PREVOTE/PRECOMMIT: a round slot exists for the current round.
- *   - COMMIT exactly when decided; the decided round's slot is tracked.
+ *   - COMMIT exactly when decided; the decided votes hold 2/3+ for the decided block.
  *   - we never asked to sign two prevotes, two precommits or two proposals for one round,
  *     and never for a round above the current one.
  *
@@ -84,6 +85,9 @@ struct cs {
     struct cs_round_slot slots[CS_ROUND_SLOTS];
     struct voteset last_commit;
     bool has_last_commit;
+    struct voteset catchup; /* a commit received whole (CS_INPUT_COMMIT) */
+    bool has_catchup;
+    struct block_id catchup_id;
     struct block_id last_commit_id;
 
     struct block_id locked_value;
@@ -105,6 +109,7 @@ struct cs {
     bool decided;
     int32_t decided_round;
     struct block_id decided_id;
+    const struct voteset *decided_votes; /* a slot's precommits or catchup */
     bool commit_timeout_fired;
 
     struct cs_block blocks[CS_MAX_BLOCKS];
@@ -117,7 +122,7 @@ struct cs {
     bool commit_used;
 
     /* Storage of the vote sets, from the allocator. */
-    void *mem[4 * CS_ROUND_SLOTS + 8];
+    void *mem[3 + 3 * (2 * CS_ROUND_SLOTS + 2)]; /* 3 sets, 3 arrays per vote set */
     uint32_t n_mem;
 };
 
@@ -243,6 +248,9 @@ int cs_new(const struct cs_config *cfg, const struct cs_allocator *alloc, struct
     }
     if (rc == 0) {
         rc = voteset_alloc(cs, &cs->last_commit);
+    }
+    if (rc == 0) {
+        rc = voteset_alloc(cs, &cs->catchup);
     }
     if (rc != 0) {
         cs_free(cs);
@@ -491,7 +499,8 @@ static bool block_referenced(const struct cs *cs, const struct cs_block *b)
 {
     if (b->validity == BLOCK_PENDING || block_id_equal(&b->id, &cs->locked_value) ||
         block_id_equal(&b->id, &cs->valid_value) ||
-        (cs->decided && block_id_equal(&b->id, &cs->decided_id))) {
+        (cs->decided && block_id_equal(&b->id, &cs->decided_id)) ||
+        (cs->has_catchup && block_id_equal(&b->id, &cs->catchup_id))) {
         return true;
     }
     for (int i = 0; i < CS_ROUND_SLOTS; i++) {
@@ -631,21 +640,22 @@ static void precommit(struct cs *cs, const struct block_id *id)
     cs->step = CS_STEP_PRECOMMIT;
 }
 
-static void decide(struct cs *cs, struct cs_round_slot *s, const struct block_id *id)
+static void decide(struct cs *cs, const struct voteset *votes, const struct block_id *id)
 {
     cs->decided = true;
-    cs->decided_round = s->round;
+    cs->decided_round = votes->round;
     cs->decided_id = *id;
+    cs->decided_votes = votes;
     cs->step = CS_STEP_COMMIT;
     cs->commit_timeout_fired = false;
     struct cs_action *a = emit(cs, CS_ACTION_DECIDE);
     if (a != NULL) {
         a->u.decide.height = cs->height;
-        a->u.decide.round = s->round;
+        a->u.decide.round = votes->round;
         a->u.decide.block_id = *id;
-        fill_commit(cs, &s->precommits, id);
+        fill_commit(cs, votes, id);
     }
-    schedule(cs, s->round, CS_STEP_COMMIT);
+    schedule(cs, votes->round, CS_STEP_COMMIT);
 }
 
 static bool in_round(const struct cs *cs)
@@ -698,9 +708,13 @@ static bool apply_one_rule(struct cs *cs)
         struct block_id maj;
         if (s->round >= 0 && voteset_has_two_thirds_majority(&s->precommits, &maj) &&
             !block_id_is_nil(&maj) && block_valid(cs, &maj)) {
-            decide(cs, s, &maj);
+            decide(cs, &s->precommits, &maj);
             return true;
         }
+    }
+    if (cs->has_catchup && block_valid(cs, &cs->catchup_id)) {
+        decide(cs, &cs->catchup, &cs->catchup_id);
+        return true;
     }
     if (!in_round(cs)) {
         return false;
@@ -966,6 +980,56 @@ static void on_built(struct cs *cs, uint64_t height, int32_t round, const struct
     sign_proposal(cs, id, -1);
 }
 
+static void on_commit(struct cs *cs, const struct cs_input *in)
+{
+    enum cs_input_type it = CS_INPUT_COMMIT;
+    uint64_t h = in->u.commit.height;
+    int32_t r = in->u.commit.round;
+    const struct block_id *id = &in->u.commit.block_id;
+    if (cs->step == CS_STEP_INIT) {
+        drop(cs, CS_DROP_STATE, it, h, r, -1);
+        return;
+    }
+    if (h != cs->height) {
+        drop(cs, CS_DROP_WRONG_HEIGHT, it, h, r, -1);
+        return;
+    }
+    if (cs->decided || cs->has_catchup) {
+        drop(cs, CS_DROP_DUPLICATE, it, h, r, -1);
+        return;
+    }
+    if (r < 0 || r > CS_MAX_ROUND || !block_id_is_complete(id) ||
+        in->u.commit.count > cs->vals->count ||
+        (in->u.commit.count > 0 && in->u.commit.votes == NULL)) {
+        drop(cs, CS_DROP_MALFORMED, it, h, r, -1);
+        return;
+    }
+    int rc = voteset_reset(&cs->catchup, h, r, VOTE_TYPE_PRECOMMIT, cs->vals);
+    assert(rc == 0);
+    (void)rc;
+    for (uint32_t i = 0; i < in->u.commit.count; i++) {
+        const struct vote *v = &in->u.commit.votes[i];
+        enum voteset_result res;
+        if (vote_validate_basic(v) != 0 || !block_id_equal(&v->block_id, id) ||
+            voteset_add(&cs->catchup, v, &res, NULL) != 0 || res != VOTESET_ADDED) {
+            drop(cs, CS_DROP_MALFORMED, it, h, r, v->validator_index);
+            return;
+        }
+    }
+    struct block_id maj;
+    if (!voteset_has_two_thirds_majority(&cs->catchup, &maj)) {
+        drop(cs, CS_DROP_MALFORMED, it, h, r, -1); /* not enough power */
+        return;
+    }
+    struct cs_block *b = block_get(cs, id);
+    if (b == NULL) {
+        drop(cs, CS_DROP_BLOCK_BOUND, it, h, r, -1);
+        return;
+    }
+    cs->has_catchup = true;
+    cs->catchup_id = *id;
+}
+
 static void on_timeout(struct cs *cs, uint64_t height, int32_t round, enum cs_step step)
 {
     enum cs_input_type it = CS_INPUT_TIMEOUT;
@@ -1040,9 +1104,7 @@ static int on_start_height(struct cs *cs, const struct cs_input *in)
     /* Checks done: from here the state changes. */
     if (!fresh) {
         validator_set_copy(cs->last_vals, cs->vals);
-        struct cs_round_slot *ds = slot_find(cs, cs->decided_round);
-        assert(ds != NULL);
-        voteset_copy(&cs->last_commit, &ds->precommits);
+        voteset_copy(&cs->last_commit, cs->decided_votes);
         cs->last_commit.vals = cs->last_vals;
         cs->has_last_commit = true;
         cs->last_commit_id = cs->decided_id;
@@ -1077,6 +1139,8 @@ static int on_start_height(struct cs *cs, const struct cs_input *in)
     cs->valid_round = -1;
     cs->decided = false;
     cs->decided_round = -1;
+    cs->decided_votes = NULL;
+    cs->has_catchup = false;
     cs->signed_proposal_round = -1;
     cs->signed_prevote_round = -1;
     cs->signed_precommit_round = -1;
@@ -1117,11 +1181,10 @@ static void check_invariants(const struct cs *cs)
     }
     assert(cs->decided == (cs->step == CS_STEP_COMMIT));
     if (cs->decided) {
-        bool found = false;
-        for (int i = 0; i < CS_ROUND_SLOTS; i++) {
-            found = found || cs->slots[i].round == cs->decided_round;
-        }
-        assert(found);
+        struct block_id maj;
+        assert(cs->decided_votes != NULL && cs->decided_votes->round == cs->decided_round);
+        assert(voteset_has_two_thirds_majority(cs->decided_votes, &maj) &&
+               block_id_equal(&maj, &cs->decided_id));
         assert(!block_id_is_nil(&cs->decided_id));
     }
     assert(cs->signed_proposal_round <= cs->round);
@@ -1174,6 +1237,9 @@ int cs_step(struct cs *cs, const struct cs_input *in, struct cs_output *out)
         break;
     case CS_INPUT_PROPOSAL_BUILT:
         on_built(cs, in->u.built.height, in->u.built.round, &in->u.built.block_id);
+        break;
+    case CS_INPUT_COMMIT:
+        on_commit(cs, in);
         break;
     case CS_INPUT_BLOCK_VALIDATED:
         on_validated(cs, in->u.validated.height, &in->u.validated.block_id, in->u.validated.valid);

@@ -60,6 +60,7 @@ enum cs_input_type {
     CS_INPUT_BLOCK_VALIDATED, /* answer to CS_ACTION_VALIDATE_BLOCK */
     CS_INPUT_OWN_VOTE,        /* our vote, signed (answer to CS_ACTION_SIGN_VOTE) */
     CS_INPUT_OWN_PROPOSAL,    /* our proposal, signed (answer to CS_ACTION_SIGN_PROPOSAL) */
+    CS_INPUT_COMMIT,          /* a commit of our height from a peer that decided it */
 };
 
 struct cs_input {
@@ -100,6 +101,16 @@ struct cs_input {
             struct block_id block_id;
             bool valid;
         } validated;
+        /* CS_INPUT_COMMIT: more than 2/3 of the power precommitted block_id in round, each
+         * signature checked by the shell. Lets a node that fell behind (or that counted a
+         * Byzantine validator's other vote first) decide as block sync does. */
+        struct {
+            uint64_t height;
+            int32_t round;
+            struct block_id block_id;
+            const struct vote *votes; /* borrowed for the call */
+            uint32_t count;
+        } commit;
     } u;
 };
 
