@@ -1,0 +1,294 @@
+/*
+ * chainstate: see chainstate.h. The stored form is our own fixed layout, little-endian,
+ * versioned: "PXCS" u32 version, then the fields in struct order; the three validator sets
+ * are length-prefixed codec (protobuf) encodings. Decoding checks every length against
+ * what is left and never trusts a count from the bytes.
+ */
+#include "chainstate.h"
+
+#include "codec.h"
+#include "px_error.h"
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC "PXCS"
+#define VERSION 1u
+
+int chainstate_from_genesis(struct chain_state *s, const struct genesis *g)
+{
+    memset(s, 0, sizeof(*s));
+    if (strlen(g->chain_id) > HEADER_CHAIN_ID_MAX || g->n_validators == 0 || g->initial_height < 1)
+        return PX_EINVAL;
+    if (g->n_validators > VALIDATOR_SET_MAX)
+        return PX_EBOUND;
+    memcpy(s->chain_id, g->chain_id, strlen(g->chain_id) + 1);
+    s->initial_height = (uint64_t)g->initial_height;
+    s->genesis_time_ns = g->genesis_time_ns;
+    s->last_height = s->initial_height - 1;
+    block_id_set_nil(&s->last_block_id);
+    s->last_block_time_ns = g->genesis_time_ns;
+    struct validator *vals = calloc(g->n_validators, sizeof(*vals));
+    if (!vals)
+        return PX_ENOMEM;
+    for (size_t i = 0; i < g->n_validators; i++) {
+        memcpy(vals[i].address, g->validators[i].address, VALIDATOR_ADDRESS_SIZE);
+        memcpy(vals[i].pub_key, g->validators[i].pub_key, VALIDATOR_PUBKEY_SIZE);
+        vals[i].voting_power = g->validators[i].power;
+    }
+    int err = validator_set_init(&s->validators, vals, (uint32_t)g->n_validators);
+    free(vals);
+    if (err)
+        return err;
+    validator_set_copy(&s->next_validators, &s->validators);
+    err = validator_set_increment_proposer_priority(&s->next_validators, 1);
+    if (err)
+        return err;
+    s->last_validators.count = 0;
+    s->last_validators.proposer_index = -1;
+    s->params.block_max_bytes = g->params.block_max_bytes;
+    s->params.block_max_gas = g->params.block_max_gas;
+    s->params.evidence_max_age_num_blocks = g->params.evidence_max_age_num_blocks;
+    s->params.evidence_max_age_duration_ns = g->params.evidence_max_age_duration_ns;
+    s->params.evidence_max_bytes = g->params.evidence_max_bytes;
+    s->params.app_version = g->params.app_version;
+    if (g->app_hash_len > HEADER_APP_HASH_MAX)
+        return PX_EINVAL;
+    memcpy(s->app_hash, g->app_hash, g->app_hash_len);
+    s->app_hash_len = (uint32_t)g->app_hash_len;
+    /* results of "no block": the merkle root of nothing */
+    crypto_hash_sha256(s->last_results_hash, NULL, 0);
+    return 0;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+void chainstate_params_hash(const struct chain_params *p, uint8_t out[HEADER_HASH_SIZE])
+{
+    uint8_t buf[6 * 8];
+    put_be64(buf, (uint64_t)p->block_max_bytes);
+    put_be64(buf + 8, (uint64_t)p->block_max_gas);
+    put_be64(buf + 16, (uint64_t)p->evidence_max_age_num_blocks);
+    put_be64(buf + 24, (uint64_t)p->evidence_max_age_duration_ns);
+    put_be64(buf + 32, (uint64_t)p->evidence_max_bytes);
+    put_be64(buf + 40, p->app_version);
+    crypto_hash_sha256(out, buf, sizeof(buf));
+}
+
+/* ---- writer -------------------------------------------------------------------------- */
+
+struct wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void w_bytes(struct wbuf *w, const void *data, size_t n)
+{
+    if (w->oom)
+        return;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 1024;
+        while (cap < w->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(w->p, cap);
+        if (!np) {
+            w->oom = true;
+            return;
+        }
+        w->p = np;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, data, n);
+    w->len += n;
+}
+
+static void w_u64(struct wbuf *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    w_bytes(w, b, 8);
+}
+
+static void w_u32(struct wbuf *w, uint32_t v)
+{
+    uint8_t b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    w_bytes(w, b, 4);
+}
+
+static void w_blob(struct wbuf *w, const void *data, size_t n)
+{
+    w_u32(w, (uint32_t)n);
+    w_bytes(w, data, n);
+}
+
+static int w_valset(struct wbuf *w, const struct validator_set *vs)
+{
+    if (vs->count == 0) {
+        w_u32(w, 0);
+        return 0;
+    }
+    uint8_t *enc = NULL;
+    size_t n = 0;
+    int err = codec_validator_set_encode(vs, &enc, &n);
+    if (err)
+        return err;
+    w_blob(w, enc, n);
+    free(enc);
+    return 0;
+}
+
+static void w_block_id(struct wbuf *w, const struct block_id *id)
+{
+    w_bytes(w, id->hash, BLOCK_ID_HASH_SIZE);
+    w_u32(w, id->parts.total);
+    w_bytes(w, id->parts.hash, BLOCK_ID_HASH_SIZE);
+}
+
+int chainstate_encode(const struct chain_state *s, uint8_t **out, size_t *len)
+{
+    struct wbuf w = {0};
+    w_bytes(&w, MAGIC, 4);
+    w_u32(&w, VERSION);
+    w_blob(&w, s->chain_id, strlen(s->chain_id));
+    w_u64(&w, s->initial_height);
+    w_u64(&w, s->genesis_time_ns);
+    w_u64(&w, s->last_height);
+    w_block_id(&w, &s->last_block_id);
+    w_u64(&w, s->last_block_time_ns);
+    int err = w_valset(&w, &s->validators);
+    if (!err)
+        err = w_valset(&w, &s->next_validators);
+    if (!err)
+        err = w_valset(&w, &s->last_validators);
+    w_u64(&w, (uint64_t)s->params.block_max_bytes);
+    w_u64(&w, (uint64_t)s->params.block_max_gas);
+    w_u64(&w, (uint64_t)s->params.evidence_max_age_num_blocks);
+    w_u64(&w, (uint64_t)s->params.evidence_max_age_duration_ns);
+    w_u64(&w, (uint64_t)s->params.evidence_max_bytes);
+    w_u64(&w, s->params.app_version);
+    w_blob(&w, s->app_hash, s->app_hash_len);
+    w_bytes(&w, s->last_results_hash, HEADER_HASH_SIZE);
+    if (err || w.oom) {
+        free(w.p);
+        return err ? err : PX_ENOMEM;
+    }
+    *out = w.p;
+    *len = w.len;
+    return 0;
+}
+
+/* ---- reader -------------------------------------------------------------------------- */
+
+struct rbuf {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad;
+};
+
+static const uint8_t *r_take(struct rbuf *r, size_t n)
+{
+    if (r->bad || r->len - r->off < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static uint64_t r_u64(struct rbuf *r)
+{
+    const uint8_t *b = r_take(r, 8);
+    uint64_t v = 0;
+    for (int i = 7; b && i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static uint32_t r_u32(struct rbuf *r)
+{
+    const uint8_t *b = r_take(r, 4);
+    uint32_t v = 0;
+    for (int i = 3; b && i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static void r_copy(struct rbuf *r, void *dst, size_t n)
+{
+    const uint8_t *b = r_take(r, n);
+    if (b)
+        memcpy(dst, b, n);
+}
+
+static void r_block_id(struct rbuf *r, struct block_id *id)
+{
+    r_copy(r, id->hash, BLOCK_ID_HASH_SIZE);
+    id->parts.total = r_u32(r);
+    r_copy(r, id->parts.hash, BLOCK_ID_HASH_SIZE);
+}
+
+static int r_valset(struct rbuf *r, struct validator_set *vs)
+{
+    uint32_t n = r_u32(r);
+    if (r->bad)
+        return PX_EDECODE;
+    if (n == 0) {
+        vs->count = 0;
+        vs->proposer_index = -1;
+        vs->total_voting_power = 0;
+        return 0;
+    }
+    const uint8_t *b = r_take(r, n);
+    if (!b)
+        return PX_EDECODE;
+    return codec_validator_set_decode(b, n, vs) == 0 ? 0 : PX_EDECODE;
+}
+
+int chainstate_decode(const uint8_t *buf, size_t len, struct chain_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    struct rbuf r = {buf, len, 0, false};
+    const uint8_t *magic = r_take(&r, 4);
+    if (!magic || memcmp(magic, MAGIC, 4) != 0 || r_u32(&r) != VERSION)
+        return PX_EDECODE;
+    uint32_t idlen = r_u32(&r);
+    if (idlen > HEADER_CHAIN_ID_MAX)
+        return PX_EDECODE;
+    r_copy(&r, s->chain_id, idlen);
+    s->chain_id[idlen] = '\0';
+    s->initial_height = r_u64(&r);
+    s->genesis_time_ns = r_u64(&r);
+    s->last_height = r_u64(&r);
+    r_block_id(&r, &s->last_block_id);
+    s->last_block_time_ns = r_u64(&r);
+    if (r_valset(&r, &s->validators) || r_valset(&r, &s->next_validators) ||
+        r_valset(&r, &s->last_validators))
+        return PX_EDECODE;
+    s->params.block_max_bytes = (int64_t)r_u64(&r);
+    s->params.block_max_gas = (int64_t)r_u64(&r);
+    s->params.evidence_max_age_num_blocks = (int64_t)r_u64(&r);
+    s->params.evidence_max_age_duration_ns = (int64_t)r_u64(&r);
+    s->params.evidence_max_bytes = (int64_t)r_u64(&r);
+    s->params.app_version = r_u64(&r);
+    s->app_hash_len = r_u32(&r);
+    if (s->app_hash_len > HEADER_APP_HASH_MAX)
+        return PX_EDECODE;
+    r_copy(&r, s->app_hash, s->app_hash_len);
+    r_copy(&r, s->last_results_hash, HEADER_HASH_SIZE);
+    if (r.bad || r.off != r.len || s->validators.count == 0)
+        return PX_EDECODE;
+    return 0;
+}
