@@ -362,6 +362,17 @@ void privval_last(const struct privval *pv, int64_t *height, int32_t *round,
     *step = pv->step;
 }
 
+int privval_last_signed(const struct privval *pv, const uint8_t **sign_bytes, size_t *len,
+                        const uint8_t **sig)
+{
+    if (!pv->has_signature)
+        return PX_ENOTFOUND;
+    *sign_bytes = pv->sign_bytes;
+    *len = pv->sign_bytes_len;
+    *sig = pv->signature;
+    return 0;
+}
+
 void privval_pubkey(const struct privval *pv, uint8_t out[PRIVVAL_PUBKEY_SIZE])
 {
     memcpy(out, pv->pub.bytes, PRIVVAL_PUBKEY_SIZE);

@@ -14,7 +14,8 @@
  *
  * Steps are ordered as CometBFT's: propose (1) < prevote (2) < precommit (3). Sign bytes
  * are opaque here (the types module builds them); CometBFT's acceptance of a vote that
- * differs only in its timestamp is not done: identical bytes only.
+ * differs only in its timestamp is left to the caller (privval_last_signed): identical
+ * bytes only.
  * Never logs, prints or copies private key bytes outside this object.
  */
 #ifndef PX_PRIVVAL_H
@@ -69,6 +70,12 @@ int privval_sign(struct privval *pv, int64_t height, int32_t round, enum privval
 /* The last signed height, round and step (0, 0, NONE if nothing yet). */
 void privval_last(const struct privval *pv, int64_t *height, int32_t *round,
                   enum privval_step *step);
+/* The last signed sign bytes and signature (borrowed: valid until the next privval_sign or
+ * privval_free). PX_ENOTFOUND if nothing is stored. For the node to reuse a vote it signed
+ * before a restart when its new request differs only in the timestamp (CometBFT's rule,
+ * which needs the vote codec; the signer itself compares bytes only). */
+int privval_last_signed(const struct privval *pv, const uint8_t **sign_bytes, size_t *len,
+                        const uint8_t **sig);
 void privval_pubkey(const struct privval *pv, uint8_t out[PRIVVAL_PUBKEY_SIZE]);
 void privval_address(const struct privval *pv, uint8_t out[PRIVVAL_ADDRESS_SIZE]);
 bool privval_failed(const struct privval *pv);

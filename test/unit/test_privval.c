@@ -98,6 +98,9 @@ static void signs_and_refuses_every_regression(void **state)
     privval_last(pv, &h, &r, &st);
     assert_int_equal(h, 0);
     assert_int_equal(st, PRIVVAL_STEP_NONE);
+    const uint8_t *lb, *ls;
+    size_t ll;
+    assert_int_equal(privval_last_signed(pv, &lb, &ll, &ls), PX_ENOTFOUND);
 
     assert_int_equal(privval_sign(pv, 5, 1, PRIVVAL_STEP_PREVOTE, A, sizeof(A), s1), 0);
     verify(pv, A, sizeof(A), s1);
@@ -175,6 +178,12 @@ static void refusal_survives_restart(void **state)
     assert_int_equal(privval_sign(pv, 9, 5, PRIVVAL_STEP_PRECOMMIT, A, sizeof(A), s2),
                      PX_ECONFLICT);
     assert_int_equal(privval_sign(pv, 11, 0, PRIVVAL_STEP_PROPOSE, B, sizeof(B), s2), 0);
+    const uint8_t *lb, *ls;
+    size_t ll;
+    assert_int_equal(privval_last_signed(pv, &lb, &ll, &ls), 0);
+    assert_int_equal(ll, sizeof(B));
+    assert_memory_equal(lb, B, sizeof(B));
+    assert_memory_equal(ls, s2, 64);
 
     /* a second process (or object) on the same state is refused while this one is open */
     struct privval *two = NULL;
