@@ -3,6 +3,8 @@
  * short chain with valid and invalid transactions, refuses an out-of-order block, stops
  * it with SIGTERM (clean exit), restarts it and checks it resumes at the committed state;
  * the app hashes over the wire equal those of the library run in-process (determinism).
+ * Also the command line: --help, missing options, a bad log level, and a second kvledger
+ * on a home already in use.
  * Usage: test_kvledger_abci PATH-TO-kvledger */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +22,9 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define CHAIN "kvl-itest"
 
@@ -146,6 +150,57 @@ static void chain_over_abci(void **state)
     kvl_node_fini(&n);
 }
 
+struct proc {
+    pid_t pid;
+    int status;
+};
+
+static bool exited(void *user)
+{
+    struct proc *p = user;
+    return !pxt_running(p->pid, &p->status);
+}
+
+/* Run the binary with argv (log to log_path) and return its exit status (-1: signalled). */
+static int run_to_exit(const char *const *argv, const char *log_path)
+{
+    struct proc p = {.pid = pxt_spawn(argv, log_path)};
+    assert_true(p.pid > 0);
+    assert_true(pxt_wait_until(exited, &p, 20000));
+    return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
+}
+
+static void command_line(void **state)
+{
+    (void)state;
+    struct kvl_node n;
+    kvl_node_init(&n, exe, "kvl-cli");
+    const char *help[] = {exe, "--help", NULL};
+    assert_int_equal(run_to_exit(help, n.log), 0);
+    size_t len;
+    char *text = pxt_read_file(n.log, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "usage: kvledger --listen ADDR --home DIR"));
+    free(text);
+    const char *none[] = {exe, NULL};
+    assert_int_equal(run_to_exit(none, n.log), 2);
+    const char *bad_level[] = {exe,    "--listen",    n.addr, "--home",
+                               n.home, "--log-level", "loud", NULL};
+    assert_int_equal(run_to_exit(bad_level, n.log), 2);
+    /* a second kvledger on a home in use refuses to start */
+    kvl_node_start(&n);
+    char other[64];
+    snprintf(other, sizeof(other), "tcp://127.0.0.1:%u", (unsigned)pxt_free_port());
+    const char *second[] = {exe, "--listen", other, "--home", n.home, NULL};
+    assert_int_equal(run_to_exit(second, n.log), 1);
+    text = pxt_read_file(n.log, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "another kvledger is using this home"));
+    free(text);
+    kvl_node_stop(&n, SIGTERM);
+    kvl_node_fini(&n);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -167,6 +222,7 @@ int main(int argc, char **argv)
              b64);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chain_over_abci),
+        cmocka_unit_test(command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
