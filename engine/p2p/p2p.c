@@ -12,9 +12,10 @@
  *   CLOSING    asked to close; the maintenance thread closes the stream, waits for both
  *              aios, announces peer_down if peer_up was announced, and frees it.
  *                                                                  -> conn_close
- * Facts: at most one conn per peer id has `up` set; a conn with `up` set is ACTIVE or
- * CLOSING; only ACTIVE conns have queued messages added; rx of a WAITING conn is idle;
- * a CLOSING conn never re-arms an aio.
+ * Facts (checked by check_facts): at most one conn per peer id has `up` set; a conn with
+ * `up` set is ACTIVE or CLOSING; HANDSHAKE and WAITING conns have no queued messages; a
+ * WAITING conn has authenticated and has no receive in flight; a CLOSING conn never
+ * re-arms an aio.
  *
  * Never lets a peer grow memory beyond the channel limits, never delivers unauthenticated
  * bytes, never calls a user callback with the mutex held.
@@ -269,6 +270,26 @@ static void count_conns(struct p2p *p, uint32_t *in, uint32_t *out)
     }
 }
 
+/* The facts of the state list at the top of this file (debug builds). */
+static void check_facts(const struct p2p *p)
+{
+#ifndef NDEBUG
+    for (const struct conn *c = p->conns; c; c = c->next) {
+        assert(!c->up || c->state == CONN_ACTIVE || c->state == CONN_CLOSING);
+        assert(c->state != CONN_WAITING || c->auth_recvd);
+        if (c->state == CONN_HANDSHAKE || c->state == CONN_WAITING)
+            for (size_t i = 0; i < p->n_ch; i++)
+                assert(c->ch[i].len == 0);
+        if (!c->up)
+            continue;
+        for (const struct conn *o = c->next; o; o = o->next)
+            assert(!o->up || strcmp(o->id, c->id) != 0);
+    }
+#else
+    (void)p;
+#endif
+}
+
 /* Ask for c to be closed; the maintenance thread does the rest. With ban, the peer's id
  * (or, before it authenticated and if configured, its IP address) is refused for ban_ms. */
 static void conn_close(struct conn *c, const char *reason, bool ban)
@@ -507,12 +528,14 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
         pp->attempts = 0;
     if (old_up) {
         c->state = CONN_WAITING;
+        check_facts(p);
         return;
     }
     c->state = CONN_ACTIVE;
     c->up = true;
     c->up_ms = now;
     *up = true;
+    check_facts(p);
     PX_INFO(MOD, "peer connected", "peer=%s addr=%s outbound=%s", c->id, c->addr,
             c->outbound ? "true" : "false");
 }
@@ -846,12 +869,6 @@ static void reap_one(struct p2p *p, struct conn *c)
     nng_aio_stop(c->rx_aio);
     nng_aio_stop(c->tx_aio);
     nng_mtx_lock(p->mtx);
-    for (struct conn **pc = &p->conns; *pc; pc = &(*pc)->next) {
-        if (*pc == c) {
-            *pc = c->next;
-            break;
-        }
-    }
     for (size_t i = 0; i < p->n_ch; i++) {
         struct chan_q *q = &c->ch[i];
         for (uint32_t k = 0; k < q->len; k++)
@@ -867,8 +884,17 @@ static void reap_one(struct p2p *p, struct conn *c)
         if (pp->attempts < 32)
             pp->attempts++;
     }
-    if (c->up) {
+    /* peer_down is announced while c is still listed with `up` set, so that a new
+     * connection of the same peer waits (CONN_WAITING) and its peer_up comes after */
+    if (c->up)
         fire_peer(p, p->cfg.peer_down_cb, c->id, c->outbound);
+    for (struct conn **pc = &p->conns; *pc; pc = &(*pc)->next) {
+        if (*pc == c) {
+            *pc = c->next;
+            break;
+        }
+    }
+    if (c->up) {
         /* a connection that waited for this one to go takes its place */
         for (struct conn *w = p->conns; w; w = w->next) {
             if (w->state != CONN_WAITING || strcmp(w->id, c->id) != 0)
@@ -886,6 +912,7 @@ static void reap_one(struct p2p *p, struct conn *c)
             break;
         }
     }
+    check_facts(p);
     nng_mtx_unlock(p->mtx);
     conn_free(c);
     nng_mtx_lock(p->mtx);

@@ -2,9 +2,9 @@
  * several channels, a restarted node reconnected by its persistent peers, raw TCP clients
  * sending garbage / nothing / an oversized frame / a bad handshake / a tampered or replayed
  * frame dropped and banned while the others keep exchanging, a wrong expected id, a
- * connection to ourselves, a duplicate connection replaced, a 4 MB message intact, and max_inbound
- * enforced. Every wait has a deadline (pxt_wait_until); every node is stopped and freed by the
- * test. */
+ * connection to ourselves, a duplicate connection replaced, a 4 MB message intact, a full
+ * send queue refusing (try-send) and dropping (broadcast), and max_inbound enforced. Every
+ * wait has a deadline (pxt_wait_until); every node is stopped and freed by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -785,6 +785,42 @@ static void four_mb_message(void **state)
     node_stop(1);
 }
 
+static void full_queue_refuses_and_drops(void **state)
+{
+    (void)state;
+    node_init(0);
+    node_start(0, NULL);
+    /* a peer that authenticates and then never reads */
+    struct fake f;
+    uint8_t seed[32];
+    memset(seed, 0x66, sizeof(seed));
+    uint8_t sk[64], pk[32];
+    char id[P2P_ID_LEN + 1];
+    assert_int_equal(p2p_node_key_load(seed, 32, sk, pk), 0);
+    p2p_node_id(pk, id);
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, seed, false);
+    assert_true(wait_peers(0, 1));
+    static uint8_t msg[60000];
+    int rc = 0;
+    int sent = 0;
+    for (; sent < 100000 && rc == 0; sent++)
+        rc = p2p_send(nodes[0].p, id, P2P_CH_CONSENSUS_VOTE, msg, sizeof(msg));
+    /* the socket buffers fill, then the bounded queue: try-send says so */
+    assert_int_equal(rc, PX_EAGAIN);
+    assert_true(sent > 100);
+    size_t n_sent = 9;
+    assert_int_equal(p2p_broadcast(nodes[0].p, P2P_CH_CONSENSUS_VOTE, msg, 10, &n_sent), 0);
+    assert_int_equal(n_sent, 0);
+    struct p2p_stats st;
+    p2p_stats(nodes[0].p, &st);
+    for (size_t k = 0; k < st.n_channels; k++)
+        if (st.channels[k].id == P2P_CH_CONSENSUS_VOTE)
+            assert_int_equal(st.channels[k].dropped, 1);
+    close(f.fd);
+    node_stop(0);
+}
+
 static bool refused_full(void *u)
 {
     struct p2p_stats st;
@@ -837,6 +873,7 @@ int main(void)
         cmocka_unit_test(wrong_id_and_self_refused),
         cmocka_unit_test(duplicate_connection_replaced),
         cmocka_unit_test(four_mb_message),
+        cmocka_unit_test(full_queue_refuses_and_drops),
         cmocka_unit_test(max_inbound_enforced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
