@@ -106,30 +106,43 @@ static int pack_fixed(const ProtobufCMessage *m, uint8_t *buf, size_t cap, size_
     return 0;
 }
 
-/* Unpacking under a budget: protobuf-c allocates per element, so a small input could
- * otherwise ask for many times its size. */
+/* Unpacking under a budget: protobuf-c allocates per element (and, while scanning, about
+ * 64 bytes per field on the wire), so a small input could otherwise ask for many times
+ * its size. The budget bounds the bytes live at any moment: frees give bytes back. */
 struct budget {
     ProtobufCAllocator a;
     size_t left;
 };
 
+#define BUDGET_HDR 16 /* keeps the caller's pointer 16-byte aligned */
+
 static void *budget_alloc(void *data, size_t n)
 {
     struct budget *b = data;
-    if (n > b->left)
+    if (n > b->left || n > SIZE_MAX - BUDGET_HDR)
+        return NULL;
+    uint8_t *p = malloc(n + BUDGET_HDR);
+    if (!p)
         return NULL;
     b->left -= n;
-    return malloc(n);
+    memcpy(p, &n, sizeof(n));
+    return p + BUDGET_HDR;
 }
 
-static void budget_free(void *data, void *p)
+static void budget_free(void *data, void *ptr)
 {
-    (void)data;
+    struct budget *b = data;
+    if (!ptr)
+        return;
+    uint8_t *p = (uint8_t *)ptr - BUDGET_HDR;
+    size_t n;
+    memcpy(&n, p, sizeof(n));
+    b->left += n;
     free(p);
 }
 
-/* Unpack buf as desc if len <= max; extra: budget for per-element overhead beyond 2x the
- * input and 1 MiB. */
+/* Unpack buf as desc if len <= max. Live allocations may reach 4x the input plus 1 MiB
+ * plus extra (for messages whose legitimate elements cost more than their wire bytes). */
 static int unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
                   size_t max, size_t extra, struct budget *b, ProtobufCMessage **out)
 {
@@ -140,7 +153,7 @@ static int unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, si
     b->a.alloc = budget_alloc;
     b->a.free = budget_free;
     b->a.allocator_data = b;
-    b->left = 2 * len + (1u << 20) + extra;
+    b->left = 4 * len + (1u << 20) + extra;
     static const uint8_t empty[1] = {0};
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &b->a, len, len ? buf : empty);
     if (!m)
@@ -251,7 +264,7 @@ static int vote_from_pb(const PbVote *p, struct vote *v)
     v->validator_index = p->validator_index;
     if (bid_from_pb(p->block_id, &v->block_id) != 0 || ts_from_pb(p->timestamp, &v->timestamp_ns) ||
         fixed_bytes(&p->validator_address, v->validator_address, VOTE_ADDRESS_SIZE, false) != 0 ||
-        fixed_bytes(&p->signature, v->signature, VOTE_SIGNATURE_SIZE, true) != 0)
+        fixed_bytes(&p->signature, v->signature, VOTE_SIGNATURE_SIZE, false) != 0)
         return PX_EDECODE;
     return vote_validate_basic(v) == 0 ? 0 : PX_EDECODE;
 }
@@ -312,7 +325,7 @@ int codec_proposal_decode(const uint8_t *buf, size_t len, struct proposal *out)
     out->pol_round = p->pol_round;
     if (bid_from_pb(p->block_id, &out->block_id) != 0 ||
         ts_from_pb(p->timestamp, &out->timestamp_ns) != 0 ||
-        fixed_bytes(&p->signature, out->signature, PROPOSAL_SIGNATURE_SIZE, true) != 0 ||
+        fixed_bytes(&p->signature, out->signature, PROPOSAL_SIGNATURE_SIZE, false) != 0 ||
         proposal_validate_basic(out) != 0)
         goto out;
     rc = 0;
@@ -864,7 +877,8 @@ out:
 
 static int block_from_pb(const PbBlock *p, struct block *b)
 {
-    if (!p->header)
+    /* the encoder always writes all four: a missing one is a truncated block */
+    if (!p->header || !p->data || !p->evidence || !p->last_commit)
         return PX_EDECODE;
     int rc = header_from_pb(p->header, &b->header);
     if (rc != 0)
@@ -922,9 +936,9 @@ int codec_block_decode(const uint8_t *buf, size_t len, struct block *out)
     struct budget b;
     ProtobufCMessage *m;
     block_init(out);
-    /* each tx costs a ProtobufCBinaryData beyond its bytes */
+    /* each tx costs a ProtobufCBinaryData and ~64 bytes of scan state beyond its bytes */
     int rc = unpack(&phalanx__types__block__descriptor, buf, len, CODEC_BLOCK_MAX_BYTES,
-                    (size_t)BLOCK_MAX_TXS * sizeof(ProtobufCBinaryData), &b, &m);
+                    (size_t)BLOCK_MAX_TXS * 96u, &b, &m);
     if (rc != 0)
         return rc;
     rc = block_from_pb((const PbBlock *)m, out);

@@ -8,7 +8,8 @@
  * budget proportional to the input, every list and bytes field is checked against its
  * bound and exact length, and anything else than a well-formed message is refused with
  * PX_EDECODE (or PX_ETOOBIG for sizes) without crashing or leaking. Decoding a vote or a
- * proposal also checks vote_validate_basic / proposal_validate_basic.
+ * proposal also checks vote_validate_basic / proposal_validate_basic and requires a
+ * 64-byte signature: unsigned votes and proposals never travel or get logged.
  */
 #ifndef PX_CODEC_H
 #define PX_CODEC_H
