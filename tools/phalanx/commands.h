@@ -19,6 +19,7 @@ extern const struct phalanx_command phalanx_commands[];
 
 /* Subcommands. Add yours here and to the table in main.c and to meson.build. */
 int cmd_version(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_inspect_wal(int argc, char **argv);
 int cmd_abci_test(int argc, char **argv);

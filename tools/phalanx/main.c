@@ -13,6 +13,7 @@
 
 const struct phalanx_command phalanx_commands[] = {
     {"version", "print the version of phalanx", cmd_version},
+    {"keygen", "write a new validator or node key file", cmd_keygen},
     {"init", "create a node's home: config, keys, single-validator genesis", cmd_init},
     {"inspect-wal", "list and check a consensus WAL; --repair truncates a bad one",
      cmd_inspect_wal},
