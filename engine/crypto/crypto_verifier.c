@@ -239,6 +239,14 @@ int crypto_verifier_verify(struct crypto_verifier *v, const struct ed25519_pubke
     return check_one(v, pub, msg, len, sig, cached);
 }
 
+int crypto_verifier_verify_fn(const uint8_t pub[ED25519_PUBKEY_SIZE], const uint8_t *msg,
+                              size_t len, const uint8_t sig[ED25519_SIG_SIZE], void *user)
+{
+    struct ed25519_pubkey pk;
+    memcpy(pk.bytes, pub, sizeof(pk.bytes));
+    return crypto_verifier_verify(user, &pk, msg, len, sig, NULL) == 0 ? 0 : PX_ECRYPTO;
+}
+
 void crypto_verifier_cache_stats(struct crypto_verifier *v, struct sigcache_stats *out)
 {
     sigcache_stats(v->cache, out);

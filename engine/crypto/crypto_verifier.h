@@ -66,6 +66,11 @@ int crypto_verifier_verify(struct crypto_verifier *v, const struct ed25519_pubke
                            const uint8_t *msg, size_t len, const uint8_t sig[ED25519_SIG_SIZE],
                            bool *cached);
 
+/* The same check in the shape of engine/types' sign_bytes_verify_fn (user: the verifier),
+ * so commit_verify and evidence_verify go through the cache: 0 or PX_ECRYPTO. */
+int crypto_verifier_verify_fn(const uint8_t pub[ED25519_PUBKEY_SIZE], const uint8_t *msg,
+                              size_t len, const uint8_t sig[ED25519_SIG_SIZE], void *user);
+
 void crypto_verifier_cache_stats(struct crypto_verifier *v, struct sigcache_stats *out);
 
 #endif

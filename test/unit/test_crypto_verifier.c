@@ -141,6 +141,20 @@ static void batch_results_and_cache(void **state)
     assert_int_equal(crypto_verifier_verify(v, &items[1].pub, items[1].msg, items[1].msg_len,
                                             items[1].sig, &cached),
                      PX_ECRYPTO);
+    /* the adapter for engine/types' verify functions shares it too */
+    assert_int_equal(crypto_verifier_verify_fn(items[2].pub.bytes, items[2].msg, items[2].msg_len,
+                                               items[2].sig, v),
+                     0);
+    assert_int_equal(crypto_verifier_verify_fn(items[1].pub.bytes, items[1].msg, items[1].msg_len,
+                                               items[1].sig, v),
+                     PX_ECRYPTO);
+    crypto_verifier_cache_stats(v, &st);
+    uint64_t hits = st.hits;
+    assert_int_equal(crypto_verifier_verify_fn(items[2].pub.bytes, items[2].msg, items[2].msg_len,
+                                               items[2].sig, v),
+                     0);
+    crypto_verifier_cache_stats(v, &st);
+    assert_int_equal(st.hits, hits + 1);
     crypto_verifier_free(v);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d2.calls, 1);
