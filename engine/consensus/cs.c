@@ -122,7 +122,7 @@ struct cs {
     bool commit_used;
 
     /* Storage of the vote sets, from the allocator. */
-    void *mem[3 + 3 * (2 * CS_ROUND_SLOTS + 2)]; /* 3 sets, 3 arrays per vote set */
+    void *mem[3 + 4 * (2 * CS_ROUND_SLOTS + 2)]; /* 3 sets, 4 arrays per vote set */
     uint32_t n_mem;
 };
 
@@ -208,12 +208,13 @@ static int voteset_alloc(struct cs *cs, struct voteset *vs)
 {
     uint32_t cap = cs->cfg.max_validators;
     struct vote *votes = cs_alloc(cs, cap * sizeof(struct vote));
+    struct vote *votes2 = cs_alloc(cs, cap * sizeof(struct vote));
     uint8_t *flags = cs_alloc(cs, cap);
-    struct voteset_tally *tallies = cs_alloc(cs, (cap + 1) * sizeof(struct voteset_tally));
-    if (votes == NULL || flags == NULL || tallies == NULL) {
+    struct voteset_tally *tallies = cs_alloc(cs, (2 * cap + 1) * sizeof(struct voteset_tally));
+    if (votes == NULL || votes2 == NULL || flags == NULL || tallies == NULL) {
         return PX_ENOMEM;
     }
-    voteset_init(vs, votes, flags, tallies, cap);
+    voteset_init(vs, votes, votes2, flags, tallies, cap);
     return 0;
 }
 
@@ -355,8 +356,8 @@ static void fill_commit(struct cs *cs, const struct voteset *vs, const struct bl
     o->commit_block_id = *id;
     o->commit_count = 0;
     for (uint32_t i = 0; i < vs->vals->count; i++) {
-        const struct vote *v = voteset_get(vs, (int32_t)i);
-        if (v != NULL && block_id_equal(&v->block_id, id)) {
+        const struct vote *v = voteset_get_for(vs, (int32_t)i, id);
+        if (v != NULL) {
             o->commit[o->commit_count++] = *v;
         }
     }

@@ -1,8 +1,8 @@
 /*
  * voteset: one (height, round, type) of votes (see voteset.h). Power is summed per block
- * id with linear search over at most capacity + 1 distinct ids (every validator's first
- * vote counts once; later different votes are equivocation, never counted). Never
- * allocates, never does I/O.
+ * id with linear search over at most 2 * capacity + 1 distinct ids (a validator's first
+ * and second different votes count, each for its own block). Never allocates, never does
+ * I/O.
  */
 #include "voteset.h"
 
@@ -11,11 +11,12 @@
 
 #include "px_error.h"
 
-void voteset_init(struct voteset *vs, struct vote *votes, uint8_t *flags,
+void voteset_init(struct voteset *vs, struct vote *votes, struct vote *votes2, uint8_t *flags,
                   struct voteset_tally *tallies, uint32_t capacity)
 {
     memset(vs, 0, sizeof(*vs));
     vs->votes = votes;
+    vs->votes2 = votes2;
     vs->flags = flags;
     vs->tallies = tallies;
     vs->capacity = capacity;
@@ -60,6 +61,7 @@ int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *r
         return PX_EINVAL;
     }
     uint32_t idx = (uint32_t)v->validator_index;
+    bool second = false;
     if (vs->flags[idx] & VOTESET_PRESENT) {
         const struct vote *old = &vs->votes[idx];
         if (block_id_equal(&old->block_id, &v->block_id)) {
@@ -67,34 +69,39 @@ int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *r
             return 0;
         }
         if (vs->flags[idx] & VOTESET_CONFLICTED) {
-            *res = VOTESET_CONFLICT_SEEN;
+            bool same = block_id_equal(&vs->votes2[idx].block_id, &v->block_id);
+            *res = same ? VOTESET_DUPLICATE : VOTESET_CONFLICT_SEEN;
             return 0;
         }
-        vs->flags[idx] |= VOTESET_CONFLICTED;
-        *res = VOTESET_CONFLICT;
+        second = true;
         if (existing != NULL) {
             *existing = old;
         }
-        return 0;
     }
     int32_t t = tally_find(vs, &v->block_id);
     if (t < 0) {
-        /* At most one tally per counted vote: n_tallies <= n_votes < capacity + 1. */
-        assert(vs->n_tallies < vs->capacity + 1);
+        /* At most one new tally per vote kept: n_tallies <= 2 * capacity. */
+        assert(vs->n_tallies < 2 * vs->capacity + 1);
         t = (int32_t)vs->n_tallies++;
         vs->tallies[t].block_id = v->block_id;
         vs->tallies[t].power = 0;
     }
-    vs->votes[idx] = *v;
-    vs->flags[idx] |= VOTESET_PRESENT;
-    vs->n_votes++;
+    if (second) {
+        vs->votes2[idx] = *v;
+        vs->flags[idx] |= VOTESET_CONFLICTED;
+        *res = VOTESET_CONFLICT;
+    } else {
+        vs->votes[idx] = *v;
+        vs->flags[idx] |= VOTESET_PRESENT;
+        vs->n_votes++;
+        vs->sum += val->voting_power;
+        *res = VOTESET_ADDED;
+    }
     vs->tallies[t].power += val->voting_power;
-    vs->sum += val->voting_power;
     if (vs->maj23 < 0 &&
         validator_set_is_two_thirds(vs->tallies[t].power, vs->vals->total_voting_power)) {
         vs->maj23 = t;
     }
-    *res = VOTESET_ADDED;
     return 0;
 }
 
@@ -131,6 +138,22 @@ const struct vote *voteset_get(const struct voteset *vs, int32_t index)
     return voteset_has(vs, index) ? &vs->votes[index] : NULL;
 }
 
+const struct vote *voteset_get_for(const struct voteset *vs, int32_t index,
+                                   const struct block_id *id)
+{
+    if (!voteset_has(vs, index)) {
+        return NULL;
+    }
+    if (block_id_equal(&vs->votes[index].block_id, id)) {
+        return &vs->votes[index];
+    }
+    if ((vs->flags[index] & VOTESET_CONFLICTED) &&
+        block_id_equal(&vs->votes2[index].block_id, id)) {
+        return &vs->votes2[index];
+    }
+    return NULL;
+}
+
 int voteset_copy(struct voteset *dst, const struct voteset *src)
 {
     if (dst->capacity < src->capacity) {
@@ -145,6 +168,9 @@ int voteset_copy(struct voteset *dst, const struct voteset *src)
     for (uint32_t i = 0; i < src->capacity; i++) {
         if (src->flags[i] & VOTESET_PRESENT) {
             dst->votes[i] = src->votes[i];
+        }
+        if (src->flags[i] & VOTESET_CONFLICTED) {
+            dst->votes2[i] = src->votes2[i];
         }
     }
     memcpy(dst->tallies, src->tallies, src->n_tallies * sizeof(src->tallies[0]));

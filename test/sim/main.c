@@ -80,13 +80,21 @@ static double now_s(void)
 
 static void describe(const struct sim_opts *o, char *buf, size_t cap)
 {
+    char kind[64] = "", bound[32] = "";
+    if (!o->control) {
+        snprintf(kind, sizeof(kind), " --byz-kind %s", sim_byz_kind_name(o->byz_kind));
+    }
+    if (o->round_bound) {
+        snprintf(bound, sizeof(bound), " --round-bound %u", o->round_bound);
+    }
     snprintf(buf, cap,
-             "--validators %u --byzantine %u --byz-kind %s%s --heights %u --loss %g --dup %g "
-             "--reorder %g --delay %s:%u:%u --partitions %u --gst %u --gossip-ms %u%s%s",
-             o->validators, o->byzantine, sim_byz_kind_name(o->byz_kind),
-             o->unequal_power ? " --unequal-power" : "", o->heights, o->loss, o->dup, o->reorder,
-             o->delay_dist == SIM_DELAY_EXP ? "exp" : "uniform", o->delay_min_ms, o->delay_max_ms,
-             o->partitions, o->gst_ms, o->gossip_ms, o->control ? " --control" : "", "");
+             "--validators %u --byzantine %u%s%s --heights %u --loss %g --dup %g --reorder %g "
+             "--delay %s:%u:%u --partitions %u --gst %u --gossip-ms %u%s%s",
+             o->validators, o->byzantine, kind, o->unequal_power ? " --unequal-power" : "",
+             o->heights, o->loss, o->dup, o->reorder,
+             o->delay_dist == SIM_DELAY_EXP ? "exp" : "uniform", o->delay_min_ms,
+             o->delay_dist == SIM_DELAY_EXP ? o->delay_max_ms - o->delay_min_ms : o->delay_max_ms,
+             o->partitions, o->gst_ms, o->gossip_ms, bound, o->control ? " --control" : "");
 }
 
 int main(int argc, char **argv)
@@ -247,6 +255,12 @@ int main(int argc, char **argv)
     if (sim_opts_check(&o, err, sizeof(err)) != 0) {
         fprintf(stderr, "phalanx-sim: %s\n", err);
         return 2;
+    }
+    if (o.control && o.byzantine * 3 < o.validators) {
+        o.byzantine = (o.validators + 2) / 3; /* what the run uses: >= 1/3 */
+    }
+    if (o.control) {
+        o.byz_kind = SIM_BYZ_COLLUDE;
     }
     char desc[512];
     describe(&o, desc, sizeof(desc));

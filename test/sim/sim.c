@@ -226,6 +226,8 @@ struct node {
     size_t n_own, cap_own;
     struct msg *props; /* proposals received at the current height */
     size_t n_props, cap_props;
+    struct vote *votes; /* peers' votes taken at the current height (for POL gossip) */
+    size_t n_votes, cap_votes;
     uint64_t msgs_height; /* height own/props belong to */
     struct decision *dec; /* index height - 1 */
     size_t n_dec, cap_dec;
@@ -840,6 +842,7 @@ static void new_height_msgs(struct node *nd, uint64_t h)
         nd->msgs_height = h;
         nd->n_own = 0;
         nd->n_props = 0;
+        nd->n_votes = 0;
     }
 }
 
@@ -871,6 +874,14 @@ static void act_sign_proposal(struct sim *s, uint32_t i, const struct proposal *
     m.kind = MSG_PROPOSAL;
     m.u.proposal = *p0;
     check_sign(s, i, p0->height, p0->round, 3, &p0->block_id);
+    if (s->o->trace >= 1) {
+        char b[16];
+        fmt_id(b, &p0->block_id);
+        printf("  t=%llu.%03llums node %u%s proposal h=%llu r=%d pol=%d %s\n",
+               (unsigned long long)(s->now_ns / MS_NS),
+               (unsigned long long)(s->now_ns % MS_NS / 1000), i, nd->byz ? " (byz)" : "",
+               (unsigned long long)p0->height, p0->round, p0->pol_round, b);
+    }
     sign_proposal(s, i, &m.u.proposal);
     struct sim_block *b = block_lookup(s, &p0->block_id);
     if (b != NULL) {
@@ -920,6 +931,14 @@ static void act_sign_vote(struct sim *s, uint32_t i, const struct vote *v0)
         }
     }
     check_sign(s, i, v0->height, v0->round, (uint32_t)v0->type, &v0->block_id);
+    if (s->o->trace >= 1) {
+        char b[16];
+        fmt_id(b, &m.u.vote.block_id);
+        printf("  t=%llu.%03llums node %u%s %s h=%llu r=%d %s\n",
+               (unsigned long long)(s->now_ns / MS_NS),
+               (unsigned long long)(s->now_ns % MS_NS / 1000), i, nd->byz ? " (byz)" : "",
+               vote_type_name((int)v0->type), (unsigned long long)v0->height, v0->round, b);
+    }
     sign_vote(s, i, &m.u.vote);
     to_self(s, i, &m);
     if (nd->byz && nd->kind == SIM_BYZ_WITHHOLD) {
@@ -1193,6 +1212,14 @@ static void deliver(struct sim *s, uint32_t i, const struct msg *m, bool own)
         base_input(s, i, &in, own ? CS_INPUT_OWN_VOTE : CS_INPUT_VOTE);
         in.u.vote = *v;
         step(s, i, &in);
+        bool taken = !s->res->violation;
+        for (uint32_t k = 0; taken && k < s->out->n_actions; k++) {
+            taken = s->out->actions[k].type != CS_ACTION_DROP;
+        }
+        if (taken && !own && v->height == cs_height(nd->cs)) {
+            new_height_msgs(nd, v->height);
+            VEC_PUSH(nd->votes, nd->n_votes, nd->cap_votes, *v);
+        }
         return;
     }
     if (m->kind == MSG_PROPOSAL) {
@@ -1296,6 +1323,21 @@ static void gossip(struct sim *s, uint32_t i)
         const struct msg *p = known_proposal(nd, h, cs_round(nd->cs));
         if (p != NULL) {
             broadcast(s, i, p, 0);
+        }
+        /* As CometBFT's reactor: the prevotes of the proof of lock the round's proposal
+         * relies on, so that peers can check its POL round. */
+        if (p != NULL && p->u.proposal.pol_round >= 0) {
+            for (size_t k = 0; k < nd->n_votes; k++) {
+                const struct vote *v = &nd->votes[k];
+                if (v->type == VOTE_TYPE_PREVOTE && v->round == p->u.proposal.pol_round &&
+                    block_id_equal(&v->block_id, &p->u.proposal.block_id)) {
+                    struct msg m;
+                    memset(&m, 0, sizeof(m));
+                    m.kind = MSG_VOTE;
+                    m.u.vote = *v;
+                    broadcast(s, i, &m, 0);
+                }
+            }
         }
     }
     struct msg st;
@@ -1503,6 +1545,7 @@ static void teardown(struct sim *s)
         cs_free(nd->cs);
         free(nd->own);
         free(nd->props);
+        free(nd->votes);
         for (size_t k = 0; k < nd->n_dec; k++) {
             free(nd->dec[k].commit);
         }

@@ -15,8 +15,9 @@
 
 static struct validator_set vals;
 static struct vote votes[CAP];
+static struct vote votes2[CAP];
 static uint8_t flags[CAP];
-static struct voteset_tally tallies[CAP + 1];
+static struct voteset_tally tallies[2 * CAP + 1];
 static struct voteset vs;
 
 static struct block_id bid(uint8_t tag)
@@ -42,7 +43,7 @@ static int setup(void **state)
         v[i].voting_power = i == 3 ? 3 : 1;
     }
     assert_int_equal(validator_set_init(&vals, v, 4), 0);
-    voteset_init(&vs, votes, flags, tallies, CAP);
+    voteset_init(&vs, votes, votes2, flags, tallies, CAP);
     assert_int_equal(voteset_reset(&vs, 5, 2, VOTE_TYPE_PREVOTE, &vals), 0);
     return 0;
 }
@@ -133,14 +134,36 @@ static void equivocation_reported_once(void **state)
     assert_int_equal(res, VOTESET_CONFLICT);
     assert_non_null(existing);
     assert_true(vote_conflicts(existing, &other));
-    /* Counted once: the first vote stays. */
-    struct block_id b7 = bid(7), b8 = bid(8);
+    /* Both votes count for their own block; the validator counts once in the sum. */
+    struct block_id b7 = bid(7), b8 = bid(8), b9 = bid(9);
     assert_int_equal(voteset_power_for(&vs, &b7), 3);
-    assert_int_equal(voteset_power_for(&vs, &b8), 0);
+    assert_int_equal(voteset_power_for(&vs, &b8), 3);
+    assert_int_equal(vs.sum, 3);
+    assert_int_equal(add(mk(0, 8)), VOTESET_DUPLICATE); /* the second vote again */
     assert_int_equal(add(mk(0, 9)), VOTESET_CONFLICT_SEEN);
     assert_int_equal(add(mk(0, 0)), VOTESET_CONFLICT_SEEN);
     assert_int_equal(add(mk(0, 7)), VOTESET_DUPLICATE);
+    assert_int_equal(voteset_power_for(&vs, &b9), 0);
     assert_int_equal(vs.sum, 3);
+    assert_non_null(voteset_get_for(&vs, 0, &b7));
+    assert_non_null(voteset_get_for(&vs, 0, &b8));
+    assert_null(voteset_get_for(&vs, 0, &b9));
+    assert_true(block_id_equal(&voteset_get(&vs, 0)->block_id, &b7));
+}
+
+/* A node that saw a Byzantine validator's other vote first still sees the quorum the rest
+ * of the network saw: 1 + 1 honest plus the power-3 equivocator's second vote. */
+static void second_vote_completes_quorum(void **state)
+{
+    (void)state;
+    struct block_id out, b7 = bid(7);
+    assert_int_equal(add(mk(0, 9)), VOTESET_ADDED); /* what it showed us first */
+    assert_int_equal(add(mk(1, 7)), VOTESET_ADDED);
+    assert_int_equal(add(mk(2, 7)), VOTESET_ADDED);
+    assert_false(voteset_has_two_thirds_majority(&vs, &out));
+    assert_int_equal(add(mk(0, 7)), VOTESET_CONFLICT);
+    assert_true(voteset_has_two_thirds_majority(&vs, &out));
+    assert_true(block_id_equal(&out, &b7));
 }
 
 static void rejects_foreign_votes(void **state)
@@ -206,11 +229,11 @@ static void copy_keeps_everything(void **state)
     assert_int_equal(add(mk(0, 7)), VOTESET_ADDED);
     assert_int_equal(add(mk(1, 7)), VOTESET_ADDED);
     assert_int_equal(add(mk(2, 7)), VOTESET_ADDED);
-    static struct vote v2[CAP];
+    static struct vote v2[CAP], w2[CAP];
     static uint8_t f2[CAP];
-    static struct voteset_tally t2[CAP + 1];
+    static struct voteset_tally t2[2 * CAP + 1];
     struct voteset dst;
-    voteset_init(&dst, v2, f2, t2, CAP);
+    voteset_init(&dst, v2, w2, f2, t2, CAP);
     assert_int_equal(voteset_copy(&dst, &vs), 0);
     assert_true(voteset_has_two_thirds_majority(&dst, NULL));
     assert_true(voteset_has(&dst, 2));
@@ -218,7 +241,7 @@ static void copy_keeps_everything(void **state)
     assert_non_null(voteset_get(&dst, 1));
     assert_null(voteset_get(&dst, 3));
     struct voteset small;
-    voteset_init(&small, v2, f2, t2, 2);
+    voteset_init(&small, v2, w2, f2, t2, 2);
     assert_int_equal(voteset_copy(&small, &vs), PX_EBOUND);
 }
 
@@ -230,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup(nil_majority, setup),
         cmocka_unit_test_setup(duplicates_ignored, setup),
         cmocka_unit_test_setup(equivocation_reported_once, setup),
+        cmocka_unit_test_setup(second_vote_completes_quorum, setup),
         cmocka_unit_test_setup(rejects_foreign_votes, setup),
         cmocka_unit_test_setup(capacity_bound, setup),
         cmocka_unit_test_setup(copy_keeps_everything, setup),
