@@ -113,6 +113,7 @@ struct ban {
 struct p2p {
     struct p2p_config cfg;
     char listen_url[P2P_URL_MAX];
+    char network[P2P_NETWORK_MAX + 1];
     struct p2p_channel_config ch[P2P_MAX_CHANNELS];
     size_t n_ch;
     int16_t ch_index[256];
@@ -349,10 +350,12 @@ static int next_frame(struct conn *c)
     if (!c->hs.done)
         return 0;
     if (!c->auth_sent) {
-        uint8_t sig[P2P_SIG_BYTES];
-        rc = p2p_handshake_sign(&c->hs, p->sk, sig);
+        struct p2p_auth a = {.version = P2P_PROTOCOL_VERSION};
+        memcpy(a.pk, p->pk, sizeof(a.pk));
+        memcpy(a.network, p->network, sizeof(a.network));
+        rc = p2p_handshake_sign(&c->hs, p->sk, a.sig);
         if (rc == 0)
-            rc = p2p_codec_auth_encode(p->pk, sig, c->tx_pt, MAX_PT, &pt_len);
+            rc = p2p_codec_auth_encode(&a, c->tx_pt, MAX_PT, &pt_len);
         if (rc == 0)
             c->auth_sent = true;
     } else if (c->state != CONN_ACTIVE) {
@@ -473,17 +476,32 @@ static void rx_expect(struct conn *c, enum rx_state s, size_t want)
 static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
 {
     struct p2p *p = c->p;
-    uint8_t pk[P2P_PUBKEY_BYTES], sig[P2P_SIG_BYTES];
-    if (p2p_codec_auth_decode(pt, n, pk, sig) != 0) {
+    struct p2p_auth a;
+    if (p2p_codec_auth_decode(pt, n, &a) != 0) {
         conn_close(c, "undecodable handshake auth message", true);
         return;
     }
-    if (p2p_handshake_verify(&c->hs, pk, sig) != 0) {
+    if (p2p_handshake_verify(&c->hs, a.pk, a.sig) != 0) {
         conn_close(c, "handshake signature does not verify", true);
         return;
     }
-    p2p_node_id(pk, c->id);
+    p2p_node_id(a.pk, c->id);
     c->auth_recvd = true;
+    if (a.version != P2P_PROTOCOL_VERSION) {
+        PX_WARN(MOD, "peer speaks another p2p protocol version",
+                "peer=%s addr=%s version=%u ours=%u", c->id, c->addr, a.version,
+                P2P_PROTOCOL_VERSION);
+        conn_close(c, "unsupported protocol version", false);
+        return;
+    }
+    if (strcmp(a.network, p->network) != 0) {
+        char theirs[2 * P2P_NETWORK_MAX + 8], ours[2 * P2P_NETWORK_MAX + 8];
+        PX_WARN(MOD, "peer is on another network", "peer=%s addr=%s network=%s ours=%s", c->id,
+                c->addr, px_log_quote(theirs, sizeof(theirs), a.network),
+                px_log_quote(ours, sizeof(ours), p->network));
+        conn_close(c, "peer is on another network", false);
+        return;
+    }
     if (strcmp(c->id, p->id) == 0) {
         if (c->pp) {
             c->pp->self = true;
@@ -1031,7 +1049,15 @@ int p2p_new(const struct p2p_config *cfg, struct p2p **out)
     p->cfg.persistent_peers = NULL;
     p->cfg.listen_addr = NULL;
     p->cfg.node_key = NULL;
+    p->cfg.network = NULL;
     int rc = PX_ECONFIG;
+    const char *net = cfg->network ? cfg->network : "";
+    if (strlen(net) > P2P_NETWORK_MAX) {
+        PX_ERROR(MOD, "p2p config: network (chain id) longer than 64 bytes", "len=%zu",
+                 strlen(net));
+        goto fail;
+    }
+    memcpy(p->network, net, strlen(net) + 1);
     if (p2p_addr_listen_url(cfg->listen_addr, p->listen_url) != 0) {
         PX_ERROR(MOD, "p2p config: listen address must be host:port", "listen_addr=%s",
                  cfg->listen_addr ? cfg->listen_addr : "(none)");

@@ -56,6 +56,8 @@ typedef void (*p2p_recv_fn)(const char *peer_id, uint8_t channel, const uint8_t 
 typedef void (*p2p_peer_fn)(const char *peer_id, bool outbound, void *user);
 
 struct p2p_config {
+    const char *network;     /* chain id: peers of another network are refused (NULL: "");
+                                at most 64 bytes */
     const char *listen_addr; /* "host:port" or "tcp://host:port"; port 0: any */
     const uint8_t *node_key; /* 32-byte Ed25519 seed or 64-byte secret key */
     size_t node_key_len;

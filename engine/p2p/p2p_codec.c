@@ -9,14 +9,17 @@
 #include "p2p.pb-c.h"
 #include "px_error.h"
 
-int p2p_codec_auth_encode(const uint8_t pk[P2P_PUBKEY_BYTES], const uint8_t sig[P2P_SIG_BYTES],
-                          uint8_t *out, size_t cap, size_t *len)
+int p2p_codec_auth_encode(const struct p2p_auth *a, uint8_t *out, size_t cap, size_t *len)
 {
+    if (strnlen(a->network, sizeof(a->network)) > P2P_NETWORK_MAX)
+        return PX_EINVAL;
     Phalanx__P2p__AuthSig m = PHALANX__P2P__AUTH_SIG__INIT;
-    m.pub_key.data = (uint8_t *)pk;
+    m.pub_key.data = (uint8_t *)a->pk;
     m.pub_key.len = P2P_PUBKEY_BYTES;
-    m.sig.data = (uint8_t *)sig;
+    m.sig.data = (uint8_t *)a->sig;
     m.sig.len = P2P_SIG_BYTES;
+    m.version = a->version;
+    m.network = (char *)a->network;
     size_t n = phalanx__p2p__auth_sig__get_packed_size(&m);
     if (n > cap)
         return PX_ETOOBIG;
@@ -24,16 +27,22 @@ int p2p_codec_auth_encode(const uint8_t pk[P2P_PUBKEY_BYTES], const uint8_t sig[
     return 0;
 }
 
-int p2p_codec_auth_decode(const uint8_t *in, size_t len, uint8_t pk[P2P_PUBKEY_BYTES],
-                          uint8_t sig[P2P_SIG_BYTES])
+int p2p_codec_auth_decode(const uint8_t *in, size_t len, struct p2p_auth *a)
 {
+    memset(a, 0, sizeof(*a));
     Phalanx__P2p__AuthSig *m = phalanx__p2p__auth_sig__unpack(NULL, len, in);
     if (!m)
         return PX_EDECODE;
     int rc = PX_EDECODE;
-    if (m->pub_key.len == P2P_PUBKEY_BYTES && m->sig.len == P2P_SIG_BYTES) {
-        memcpy(pk, m->pub_key.data, P2P_PUBKEY_BYTES);
-        memcpy(sig, m->sig.data, P2P_SIG_BYTES);
+    /* a name with a NUL inside reads shorter and then matches no configured network */
+    size_t nlen = m->network ? strnlen(m->network, P2P_NETWORK_MAX + 1) : 0;
+    if (m->pub_key.len == P2P_PUBKEY_BYTES && m->sig.len == P2P_SIG_BYTES &&
+        nlen <= P2P_NETWORK_MAX) {
+        memcpy(a->pk, m->pub_key.data, P2P_PUBKEY_BYTES);
+        memcpy(a->sig, m->sig.data, P2P_SIG_BYTES);
+        a->version = m->version;
+        if (nlen)
+            memcpy(a->network, m->network, nlen);
         rc = 0;
     }
     phalanx__p2p__auth_sig__free_unpacked(m, NULL);

@@ -15,12 +15,22 @@
 
 /* Encoded size of a PacketMsg header around its data is at most this many bytes. */
 #define P2P_PACKET_OVERHEAD 32
+#define P2P_PROTOCOL_VERSION 1
+#define P2P_NETWORK_MAX 64 /* bytes of a network (chain id) name */
 
-int p2p_codec_auth_encode(const uint8_t pk[P2P_PUBKEY_BYTES], const uint8_t sig[P2P_SIG_BYTES],
-                          uint8_t *out, size_t cap, size_t *len);
-/* PX_EDECODE: not an AuthSig, or a key or signature of the wrong length. */
-int p2p_codec_auth_decode(const uint8_t *in, size_t len, uint8_t pk[P2P_PUBKEY_BYTES],
-                          uint8_t sig[P2P_SIG_BYTES]);
+/* The first sealed frame of each side. */
+struct p2p_auth {
+    uint8_t pk[P2P_PUBKEY_BYTES];
+    uint8_t sig[P2P_SIG_BYTES];
+    uint32_t version;
+    char network[P2P_NETWORK_MAX + 1];
+};
+
+/* PX_ETOOBIG: cap too small; PX_EINVAL: network longer than P2P_NETWORK_MAX. */
+int p2p_codec_auth_encode(const struct p2p_auth *a, uint8_t *out, size_t cap, size_t *len);
+/* PX_EDECODE: not an AuthSig, a key or signature of the wrong length, or a network name
+ * that is too long. */
+int p2p_codec_auth_decode(const uint8_t *in, size_t len, struct p2p_auth *a);
 
 enum p2p_packet_type {
     P2P_PACKET_PING = 1,

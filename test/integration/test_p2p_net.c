@@ -171,6 +171,7 @@ static void node_init(int i)
 static void test_config(struct p2p_config *cfg, struct node *n, char *listen, size_t cap)
 {
     p2p_config_default(cfg);
+    cfg->network = "phalanx-test";
     snprintf(listen, cap, "127.0.0.1:%u", (unsigned)n->port);
     cfg->listen_addr = listen;
     cfg->node_key = n->seed;
@@ -461,13 +462,14 @@ static void fake_send(struct fake *f, const uint8_t *pt, size_t n, uint8_t *fram
 /* Authenticate with seed; sign the wrong transcript if bad_sig. */
 static void fake_auth(struct fake *f, const uint8_t seed[32], bool bad_sig)
 {
-    uint8_t sk[64], pk[32], sig[64], pt[128], fr[256];
+    uint8_t sk[64], pt[256], fr[512];
     size_t n, len;
-    assert_int_equal(p2p_node_key_load(seed, 32, sk, pk), 0);
-    assert_int_equal(p2p_handshake_sign(&f->hs, sk, sig), 0);
+    struct p2p_auth a = {.version = P2P_PROTOCOL_VERSION, .network = "phalanx-test"};
+    assert_int_equal(p2p_node_key_load(seed, 32, sk, a.pk), 0);
+    assert_int_equal(p2p_handshake_sign(&f->hs, sk, a.sig), 0);
     if (bad_sig)
-        sig[0] ^= 1;
-    assert_int_equal(p2p_codec_auth_encode(pk, sig, pt, sizeof(pt), &n), 0);
+        a.sig[0] ^= 1;
+    assert_int_equal(p2p_codec_auth_encode(&a, pt, sizeof(pt), &n), 0);
     fake_send(f, pt, n, fr, &len);
 }
 
@@ -679,6 +681,26 @@ static void wrong_id_and_self_refused(void **state)
     p2p_stats(nodes[2].p, &st);
     assert_int_equal(st.peers, 0);
     node_stop(2);
+    node_stop(0);
+
+    /* a node of another network (chain id) is refused */
+    test_config(&cfg, &nodes[0], listen, sizeof(listen));
+    cfg.network = "another-chain";
+    assert_int_equal(p2p_new(&cfg, &nodes[0].p), 0);
+    assert_int_equal(p2p_start(nodes[0].p), 0);
+    peer_addr(addr, sizeof(addr), 0);
+    test_config(&cfg, &nodes[1], listen, sizeof(listen));
+    cfg.persistent_peers = list;
+    cfg.n_persistent_peers = 1;
+    assert_int_equal(p2p_new(&cfg, &nodes[1].p), 0);
+    assert_int_equal(p2p_start(nodes[1].p), 0);
+    assert_true(
+        pxt_wait_until(log_has_cb, (void *)"network=another-chain ours=phalanx-test", WAIT_MS));
+    assert_true(
+        pxt_wait_until(log_has_cb, (void *)"network=phalanx-test ours=another-chain", WAIT_MS));
+    p2p_stats(nodes[1].p, &st);
+    assert_int_equal(st.peers, 0);
+    node_stop(1);
     node_stop(0);
 
     /* bad configs are refused with PX_ECONFIG */

@@ -263,20 +263,41 @@ static void node_id_and_keys(void **state)
 static void codec_auth_and_packets(void **state)
 {
     (void)state;
-    uint8_t pk[32], sig[64], pk2[32], sig2[64], buf[256];
-    fill(pk, 32, 1);
-    fill(sig, 64, 2);
+    struct p2p_auth a = {.version = P2P_PROTOCOL_VERSION, .network = "phalanx-test-1"}, b;
+    uint8_t buf[256];
+    fill(a.pk, 32, 1);
+    fill(a.sig, 64, 2);
     size_t n = 0;
-    assert_int_equal(p2p_codec_auth_encode(pk, sig, buf, sizeof(buf), &n), 0);
-    assert_int_equal(p2p_codec_auth_decode(buf, n, pk2, sig2), 0);
-    assert_memory_equal(pk, pk2, 32);
-    assert_memory_equal(sig, sig2, 64);
-    assert_int_equal(p2p_codec_auth_encode(pk, sig, buf, 10, &n), PX_ETOOBIG);
+    assert_int_equal(p2p_codec_auth_encode(&a, buf, sizeof(buf), &n), 0);
+    assert_int_equal(p2p_codec_auth_decode(buf, n, &b), 0);
+    assert_memory_equal(a.pk, b.pk, 32);
+    assert_memory_equal(a.sig, b.sig, 64);
+    assert_int_equal(b.version, P2P_PROTOCOL_VERSION);
+    assert_string_equal(b.network, "phalanx-test-1");
+    assert_int_equal(p2p_codec_auth_encode(&a, buf, 10, &n), PX_ETOOBIG);
     /* a key of the wrong length is refused */
     const uint8_t short_key[] = {0x0a, 0x02, 0x01, 0x02, 0x12, 0x01, 0x00};
-    assert_int_equal(p2p_codec_auth_decode(short_key, sizeof(short_key), pk2, sig2), PX_EDECODE);
+    assert_int_equal(p2p_codec_auth_decode(short_key, sizeof(short_key), &b), PX_EDECODE);
     const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff};
-    assert_int_equal(p2p_codec_auth_decode(junk, sizeof(junk), pk2, sig2), PX_EDECODE);
+    assert_int_equal(p2p_codec_auth_decode(junk, sizeof(junk), &b), PX_EDECODE);
+    /* a network name longer than 64 bytes is refused; 64 is fine */
+    uint8_t wire[200];
+    size_t k = 0;
+    wire[k++] = 0x0a;
+    wire[k++] = 32;
+    memcpy(wire + k, a.pk, 32);
+    k += 32;
+    wire[k++] = 0x12;
+    wire[k++] = 64;
+    memcpy(wire + k, a.sig, 64);
+    k += 64;
+    wire[k++] = 0x22;
+    wire[k++] = 65;
+    memset(wire + k, 'n', 65);
+    assert_int_equal(p2p_codec_auth_decode(wire, k + 65, &b), PX_EDECODE);
+    wire[k - 1] = 64;
+    assert_int_equal(p2p_codec_auth_decode(wire, k + 64, &b), 0);
+    assert_int_equal(strlen(b.network), 64);
 
     uint8_t data[300];
     fill(data, sizeof(data), 5);
