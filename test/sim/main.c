@@ -42,6 +42,7 @@ static void usage(FILE *f)
                "  --control             Byzantine power >= 1/3 (colluders): a violation MUST be\n"
                "                        reported; proves the checker can fail\n"
                "  --stop                stop at the first failing seed\n"
+               "  --check-replay        run every seed twice; outputs must match byte for byte\n"
                "  --trace LEVEL         1: decisions, 2: every step\n"
                "  --quiet               only the summary\n"
                "  --help                this text\n"
@@ -102,7 +103,7 @@ int main(int argc, char **argv)
     struct sim_opts o;
     sim_opts_default(&o);
     uint64_t seed_lo = 1, seed_hi = 1;
-    bool quiet = false, stop = false;
+    bool quiet = false, stop = false, check_replay = false;
     enum {
         OPT_SEED = 256,
         OPT_SEEDS,
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
         OPT_TRACE,
         OPT_QUIET,
         OPT_HELP,
+        OPT_REPLAY,
     };
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, OPT_SEED},
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
         {"trace", required_argument, NULL, OPT_TRACE},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
+        {"check-replay", no_argument, NULL, OPT_REPLAY},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -233,6 +236,9 @@ int main(int argc, char **argv)
         case OPT_QUIET:
             quiet = true;
             break;
+        case OPT_REPLAY:
+            check_replay = true;
+            break;
         case OPT_HELP:
         case 'h':
             usage(stdout);
@@ -275,6 +281,20 @@ int main(int argc, char **argv)
         if (sim_run(&o, seed, &r) != 0) {
             return 2;
         }
+        if (check_replay) {
+            struct sim_result again;
+            if (sim_run(&o, seed, &again) != 0) {
+                return 2;
+            }
+            if (again.digest != r.digest || again.steps != r.steps ||
+                again.violation != r.violation) {
+                r.violation = true;
+                snprintf(r.what, sizeof(r.what),
+                         "replay differs: digest %016" PRIx64 " then %016" PRIx64 ", %" PRIu64
+                         " then %" PRIu64 " steps",
+                         r.digest, again.digest, r.steps, again.steps);
+            }
+        }
         runs++;
         heights += r.heights_decided;
         steps += r.steps;
@@ -292,9 +312,9 @@ int main(int argc, char **argv)
         } else if (!quiet && seed_lo == seed_hi) {
             printf("seed %" PRIu64 ": ok, %" PRIu64 " heights in %" PRIu64 " simulated ms, %" PRIu64
                    " steps, %" PRIu64 " messages, %" PRIu64 " evidence, %" PRIu64
-                   " drops, max round %u\n",
+                   " drops, max round %u, digest %016" PRIx64 "\n",
                    seed, r.heights_decided, r.time_ms, r.steps, r.messages, r.evidence, r.drops,
-                   r.max_round);
+                   r.max_round, r.digest);
         }
         if (seed == seed_hi) {
             break;

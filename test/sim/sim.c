@@ -1161,6 +1161,11 @@ static void step(struct sim *s, uint32_t i, const struct cs_input *in)
         violation(s, "node %u: cs_step(%s) failed with %d", i, input_name(in->type), rc);
         return;
     }
+    s->res->digest = sim_mix(s->res->digest, i);
+    s->res->digest =
+        hash_words(s->res->digest, s->out->actions, s->out->n_actions * sizeof(s->out->actions[0]));
+    s->res->digest = hash_words(s->res->digest, s->out->commit,
+                                s->out->commit_count * sizeof(s->out->commit[0]));
     if (s->o->trace >= 2) {
         printf("  t=%llu.%03llums node %u h=%llu r=%d %s: in %s, %u actions\n",
                (unsigned long long)(s->now_ns / MS_NS),

@@ -62,6 +62,7 @@ struct sim_result {
     uint32_t max_round;
     uint64_t evidence;
     uint64_t drops;
+    uint64_t digest; /* hash of every output of every core, byte for byte */
 };
 
 void sim_opts_default(struct sim_opts *o);
