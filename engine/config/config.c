@@ -22,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 enum opt_type { T_STR, T_U32, T_U64, T_BOOL, T_LIST, T_PEERS };
 
 /* Syntax checks for strings (and for the elements of lists). */
@@ -823,9 +827,10 @@ static int walk(struct loader *L, const config_setting_t *root)
     return 0;
 }
 
-/* Two things libconfig 1.5 does that an operator would not expect, refused before it
- * parses: @include reads any file it names, with no bound; and a decimal or hex integer
- * above the 32-bit range without the L suffix silently becomes a wrong number. */
+/* Things libconfig 1.5 does that an operator would not expect, refused before it parses:
+ * @include reads any file it names, with no bound; a decimal or hex integer above the
+ * 32-bit range without the L suffix silently becomes a wrong number; and a string left
+ * open to the end of the file leaks its text inside the parser. */
 static int lex_check(struct loader *L, const char *text)
 {
     unsigned line = 1;
@@ -844,14 +849,20 @@ static int lex_check(struct loader *L, const char *text)
             if (*p)
                 p += 2;
         } else if (*p == '"') {
+            /* (libconfig 1.5 also leaks the text of a string left open at the end) */
+            unsigned start = line;
             for (p++; *p && *p != '"'; p++) {
                 if (*p == '\\' && p[1])
                     p++;
                 if (*p == '\n')
                     line++;
             }
-            if (*p)
-                p++;
+            if (!*p)
+                return set_err(L->err, L->cap,
+                               "%s:%u: a string opened here is never closed: expected a "
+                               "closing \"",
+                               L->path, start);
+            p++;
         } else if (*p == '@') {
             return set_err(L->err, L->cap,
                            "%s:%u: @include is not supported: put every option in this file",
@@ -920,7 +931,17 @@ int config_load(const char *path, struct config *c, char *err, size_t err_cap)
     rc = lex_check(L, text);
     config_t cf;
     config_init(&cf);
-    if (rc == 0 && config_read_string(&cf, text) != CONFIG_TRUE) {
+    /* libconfig 1.5's parser leaks the string token it stops at on a syntax error (its
+     * grammar has no %destructor): a few bytes, once, before the node exits over a bad
+     * file. Under AddressSanitizer that known leak is kept out of the leak report. */
+#if defined(__SANITIZE_ADDRESS__)
+    __lsan_disable();
+#endif
+    int parsed = rc == 0 ? config_read_string(&cf, text) : CONFIG_TRUE;
+#if defined(__SANITIZE_ADDRESS__)
+    __lsan_enable();
+#endif
+    if (rc == 0 && parsed != CONFIG_TRUE) {
         rc = set_err(err, err_cap,
                      "%s:%d: %s: expected libconfig syntax (name = value; or name = { ... };)",
                      path, config_error_line(&cf), config_error_text(&cf));
