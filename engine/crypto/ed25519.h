@@ -86,17 +86,22 @@ static inline int ed25519_sign(const struct ed25519_privkey *priv, const uint8_t
                                uint8_t sig[ED25519_SIG_SIZE])
 {
     static const uint8_t empty[1] = {0};
+    if (ed25519_lib_init() != 0)
+        return PX_EINTERNAL;
     if (crypto_sign_detached(sig, NULL, len ? msg : empty, (unsigned long long)len, priv->bytes) !=
         0)
         return PX_EINTERNAL;
     return 0;
 }
 
-/* 0 if sig is pub's valid signature of msg, PX_ECRYPTO otherwise. */
+/* 0 if sig is pub's valid signature of msg, PX_ECRYPTO otherwise (also if libsodium
+ * cannot start: nothing is ever accepted unchecked). */
 static inline int ed25519_verify(const struct ed25519_pubkey *pub, const uint8_t *msg, size_t len,
                                  const uint8_t sig[ED25519_SIG_SIZE])
 {
     static const uint8_t empty[1] = {0};
+    if (ed25519_lib_init() != 0)
+        return PX_ECRYPTO;
     if (crypto_sign_verify_detached(sig, len ? msg : empty, (unsigned long long)len, pub->bytes) !=
         0)
         return PX_ECRYPTO;

@@ -210,14 +210,13 @@ fail_tmp:
 
 static int read_file(const char *path, char **out, size_t *out_len, char *err, size_t err_cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* symbolic links are followed (secret stores mount keys that way); the mode checked
+     * below is the target's */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
             return fail(err, err_cap, PX_ENOTFOUND, "%s: no such key file", path);
-        if (e == ELOOP)
-            return fail(err, err_cap, PX_EPERM,
-                        "%s: is a symbolic link; point the configuration at the file itself", path);
         return fail(err, err_cap, px_err_from_errno(e), "%s: cannot open: %s", path, strerror(e));
     }
     struct stat st;

@@ -156,6 +156,14 @@ static void refuses_readable_mode(void **state)
                      PX_EPERM);
     assert_int_equal(chmod(f->path, 0400), 0);
     assert_int_equal(keyfile_load(f->path, KEYFILE_VALIDATOR, &priv, &pub, err, sizeof(err)), 0);
+    /* through a symbolic link the target's mode counts */
+    char link_path[320];
+    snprintf(link_path, sizeof(link_path), "%s/link.json", f->dir);
+    assert_int_equal(symlink(f->path, link_path), 0);
+    assert_int_equal(keyfile_load(link_path, KEYFILE_VALIDATOR, &priv, &pub, err, sizeof(err)), 0);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(keyfile_load(link_path, KEYFILE_VALIDATOR, &priv, &pub, err, sizeof(err)),
+                     PX_EPERM);
 }
 
 static void missing_and_garbage(void **state)
