@@ -35,6 +35,7 @@
 #include "p2p_codec.h"
 #include "p2p_dup.h"
 #include "p2p_frame.h"
+#include "p2p_sched.h"
 #include "px_error.h"
 #include "px_log.h"
 
@@ -43,7 +44,6 @@
 #define MAX_CT (MAX_PT + P2P_FRAME_TAG_BYTES)
 #define MAX_BANS 1024
 #define TICK_MS 50
-#define DECAY_MS 200
 #define MAX_QUEUE_MSGS 65536
 #define MAX_MSG_BYTES (64u << 20)
 
@@ -58,7 +58,6 @@ struct chan_q {
     struct buf **q; /* ring of cap entries */
     uint32_t head, len, cap;
     size_t head_off; /* bytes of the head message already framed */
-    double recent;   /* bytes framed lately, decays */
     uint8_t *rx;     /* reassembly of the incoming message */
     size_t rx_len, rx_cap;
 };
@@ -100,6 +99,7 @@ struct conn {
     size_t tx_len, tx_off;
     bool tx_busy, ping_due, pong_due, ping_out;
     struct chan_q *ch;
+    struct p2p_sched_chan sched[P2P_MAX_CHANNELS]; /* ready = ch[i].len > 0 */
     nng_time created_ms, up_ms, last_rx_ms;
     nng_time tx_start_ms; /* when the frame being written was started */
     uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
@@ -324,23 +324,6 @@ static void conn_close(struct conn *c, const char *reason, bool ban)
 
 /* --- sending ------------------------------------------------------------------- */
 
-static int pick_channel(struct conn *c)
-{
-    struct p2p *p = c->p;
-    int best = -1;
-    double best_v = 0;
-    for (size_t i = 0; i < p->n_ch; i++) {
-        if (c->ch[i].len == 0)
-            continue;
-        double v = c->ch[i].recent / (double)p->ch[i].priority;
-        if (best < 0 || v < best_v) {
-            best = (int)i;
-            best_v = v;
-        }
-    }
-    return best;
-}
-
 /* Seal the next frame into c->tx. Returns 1 if there is one, 0 if idle, <0 on error. */
 static int next_frame(struct conn *c)
 {
@@ -368,7 +351,7 @@ static int next_frame(struct conn *c)
             c->ping_due = false;
         rc = p2p_codec_packet_encode(&pk, c->tx_pt, MAX_PT, &pt_len);
     } else {
-        int i = pick_channel(c);
+        int i = p2p_sched_pick(c->sched, p->n_ch);
         if (i < 0)
             return 0;
         struct chan_q *q = &c->ch[i];
@@ -383,12 +366,13 @@ static int next_frame(struct conn *c)
         rc = p2p_codec_packet_encode(&pk, c->tx_pt, MAX_PT, &pt_len);
         if (rc == 0) {
             q->head_off += n;
-            q->recent += (double)n;
+            c->sched[i].recent += (double)n;
             if (pk.eof) {
                 q->q[q->head] = NULL;
                 q->head = (q->head + 1) % q->cap;
                 q->len--;
                 q->head_off = 0;
+                c->sched[i].ready = q->len > 0;
                 c->msgs_out++;
                 c->bytes_out += b->len;
                 p->st.channels[i].msgs_out++;
@@ -773,6 +757,7 @@ static int conn_new(struct p2p *p, nng_stream *st, bool outbound, struct ppeer *
     bool ok = c->ct && c->pt && c->tx && c->tx_pt && c->ch;
     for (size_t i = 0; ok && i < p->n_ch; i++) {
         c->ch[i].cap = p->ch[i].send_queue_msgs;
+        c->sched[i].priority = p->ch[i].priority;
         c->ch[i].q = calloc(c->ch[i].cap, sizeof(struct buf *));
         ok = c->ch[i].q != NULL;
     }
@@ -938,7 +923,7 @@ static void reap_one(struct p2p *p, struct conn *c)
 
 static void housekeeping(struct p2p *p, nng_time now)
 {
-    bool decay = now - p->last_decay_ms >= DECAY_MS;
+    bool decay = now - p->last_decay_ms >= P2P_SCHED_DECAY_MS;
     if (decay)
         p->last_decay_ms = now;
     for (struct conn *c = p->conns; c; c = c->next) {
@@ -959,8 +944,7 @@ static void housekeeping(struct p2p *p, nng_time now)
                 tx_kick(c);
             }
             if (decay)
-                for (size_t i = 0; i < p->n_ch; i++)
-                    c->ch[i].recent *= 0.8;
+                p2p_sched_decay(c->sched, p->n_ch);
         }
     }
     uint32_t in, out;
@@ -1244,6 +1228,7 @@ static bool enqueue(struct conn *c, int idx, struct buf *b)
         return false;
     q->q[(q->head + q->len) % q->cap] = b;
     q->len++;
+    c->sched[idx].ready = true;
     b->refs++;
     tx_kick(c);
     return true;

@@ -1,5 +1,6 @@
-/* Unit tests of p2p_addr (peer and listen address parsing, reconnect backoff) and p2p_dup
- * (which of two connections to one peer survives). */
+/* Unit tests of the pure rules of engine/p2p: p2p_addr (peer and listen address parsing,
+ * reconnect backoff), p2p_dup (which of two connections to one peer survives) and
+ * p2p_sched (which channel sends next). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include "p2p_addr.h"
 #include "p2p_dup.h"
+#include "p2p_sched.h"
 #include "px_error.h"
 
 #include <string.h>
@@ -101,6 +103,50 @@ static void duplicate_rule(void **state)
     assert_true(p2p_dup_keep_new(lo, hi, false, false));
 }
 
+/* Frame `frames` times from channels that stay ready, each frame `chunk[i]` bytes;
+ * count the frames each channel got. */
+static void run_sched(struct p2p_sched_chan *ch, size_t n, const double *chunk, int frames,
+                      int *count)
+{
+    for (int f = 0; f < frames; f++) {
+        int i = p2p_sched_pick(ch, n);
+        assert_true(i >= 0);
+        count[i]++;
+        ch[i].recent += chunk[i];
+        if (f % 50 == 49)
+            p2p_sched_decay(ch, n);
+    }
+}
+
+static void scheduler_shares_by_priority(void **state)
+{
+    (void)state;
+    struct p2p_sched_chan none[2] = {{0, 5, false}, {0, 7, false}};
+    assert_int_equal(p2p_sched_pick(none, 2), -1);
+    /* a vote queued behind a block's chunks goes next */
+    struct p2p_sched_chan ch[2] = {{65536.0 * 3, 5, true}, {0, 7, true}};
+    assert_int_equal(p2p_sched_pick(ch, 2), 1);
+    /* both saturated with equal frames: shares follow priorities 5 : 7 */
+    struct p2p_sched_chan sat[2] = {{0, 5, true}, {0, 7, true}};
+    double chunk[2] = {1000, 1000};
+    int count[2] = {0, 0};
+    run_sched(sat, 2, chunk, 1200, count);
+    double ratio = (double)count[1] / (double)count[0];
+    assert_true(ratio > 7.0 / 5.0 * 0.95 && ratio < 7.0 / 5.0 * 1.05);
+    /* no starvation: priority 1 against 255 still gets frames */
+    struct p2p_sched_chan skew[2] = {{0, 1, true}, {0, 255, true}};
+    int c2[2] = {0, 0};
+    run_sched(skew, 2, chunk, 1000, c2);
+    assert_true(c2[0] >= 3);
+    assert_true(c2[1] > c2[0] * 100);
+    /* by bytes, not frames: small vote frames against 64 KiB block frames, equal priority */
+    struct p2p_sched_chan mix[2] = {{0, 5, true}, {0, 5, true}};
+    double sizes[2] = {65536, 200};
+    int c3[2] = {0, 0};
+    run_sched(mix, 2, sizes, 3000, c3);
+    assert_true(c3[1] > c3[0] * 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +154,7 @@ int main(void)
         cmocka_unit_test(parse_listen),
         cmocka_unit_test(backoff),
         cmocka_unit_test(duplicate_rule),
+        cmocka_unit_test(scheduler_shares_by_priority),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
