@@ -190,3 +190,52 @@ int block_validate_basic(const struct block *b)
         return PX_EINVAL;
     return 0;
 }
+
+int block_to_parts(const struct block *b, struct part_set *ps, struct block_id *id)
+{
+    memset(ps, 0, sizeof(*ps));
+    int rc = block_validate_basic(b);
+    if (rc != 0)
+        return rc;
+    uint8_t *buf;
+    size_t len;
+    rc = codec_block_encode(b, &buf, &len);
+    if (rc != 0)
+        return rc;
+    rc = part_set_from_data(ps, buf, len);
+    free(buf);
+    if (rc != 0)
+        return rc;
+    rc = block_hash(b, id->hash);
+    if (rc != 0) {
+        part_set_fini(ps);
+        return rc;
+    }
+    id->parts = ps->header;
+    return 0;
+}
+
+int block_from_parts(const struct part_set *ps, const struct block_id *id, struct block *out)
+{
+    block_init(out);
+    if (id && memcmp(&id->parts, &ps->header, sizeof(id->parts)) != 0)
+        return PX_ECRYPTO;
+    uint8_t *buf;
+    size_t len;
+    int rc = part_set_assemble(ps, &buf, &len);
+    if (rc != 0)
+        return rc;
+    rc = codec_block_decode(buf, len, out);
+    free(buf);
+    if (rc != 0)
+        return rc;
+    rc = block_validate_basic(out);
+    uint8_t h[HEADER_HASH_SIZE];
+    if (rc == 0)
+        rc = block_hash(out, h);
+    if (rc == 0 && id && memcmp(h, id->hash, HEADER_HASH_SIZE) != 0)
+        rc = PX_ECRYPTO;
+    if (rc != 0)
+        block_fini(out);
+    return rc;
+}

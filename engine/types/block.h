@@ -15,6 +15,7 @@
 #include "commit.h"
 #include "evidence.h"
 #include "header.h"
+#include "part_set.h"
 #include "validator_set.h"
 
 /* 100 MiB: BLOCK_ID_MAX_PARTS parts of PART_SET_PART_SIZE hold it with its encoding. */
@@ -74,6 +75,18 @@ int block_data_hash(const struct block_tx *txs, size_t n, uint8_t out[HEADER_HAS
 /* Merkle root of a validator set (CometBFT's SimpleValidator {pub_key, voting_power} per
  * validator, in the set's order). Errors: PX_ENOMEM. */
 int block_validators_hash(const struct validator_set *vals, uint8_t out[HEADER_HASH_SIZE]);
+
+/* How a block travels: encode b, split the encoding into parts (*ps, part_set_fini it
+ * after) and give the block id everyone votes for, {block hash, part set header}.
+ * Errors: PX_EINVAL (block not consistent), PX_ETOOBIG, PX_ENOMEM. */
+int block_to_parts(const struct block *b, struct part_set *ps, struct block_id *id);
+
+/* The block of a complete part set: reassemble, decode, check consistency and, if id is
+ * not NULL, that the block's hash and part set header are id's. *out is initialised by the
+ * call (block_fini it on success only). Errors: PX_ESTATE (parts missing), PX_EDECODE,
+ * PX_ETOOBIG, PX_EINVAL (inconsistent block), PX_ECRYPTO (not the block of id),
+ * PX_ENOMEM. */
+int block_from_parts(const struct part_set *ps, const struct block_id *id, struct block *out);
 
 /* 0 if the block is consistent: header well formed, data/evidence/last commit hashes
  * match, the last commit well formed and for height - 1 (empty at height 1) and for the

@@ -1,6 +1,6 @@
 /* Unit tests of block: building block 1 and block 2 (with the last commit and evidence),
- * consistency checks catching tampered transactions, evidence and commits, the data hash
- * computed by hand, the validators hash, and the size bounds. */
+ * sending it as parts and back, consistency checks catching tampered transactions, evidence and
+ * commits, the data hash computed by hand, the validators hash, and the size bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,6 +165,29 @@ static void build_and_check(void **state)
     params(&p, 1);
     block_init(&b3);
     assert_int_equal(block_make(&b3, &p, txs, lens, 1, &ev, 1), PX_EINVAL);
+
+    /* block 2 travels as parts and comes back the same block, under its id */
+    struct part_set ps, rx;
+    struct block_id id2, other_id;
+    assert_int_equal(block_to_parts(&b2, &ps, &id2), 0);
+    assert_memory_equal(id2.hash, h2, 32);
+    assert_true(block_id_is_complete(&id2));
+    assert_int_equal(part_set_init(&rx, &id2.parts), 0);
+    struct block got;
+    assert_int_equal(block_from_parts(&rx, &id2, &got), PX_ESTATE);
+    for (uint32_t i = 0; i < ps.header.total; i++)
+        assert_int_equal(part_set_add(&rx, part_set_get(&ps, i)), 0);
+    assert_int_equal(block_from_parts(&rx, &id2, &got), 0);
+    uint8_t hg[32];
+    assert_int_equal(block_hash(&got, hg), 0);
+    assert_memory_equal(hg, h2, 32);
+    assert_int_equal(got.tx_count, 2);
+    block_fini(&got);
+    other_id = id2;
+    other_id.hash[0] ^= 1;
+    assert_int_equal(block_from_parts(&rx, &other_id, &got), PX_ECRYPTO);
+    part_set_fini(&rx);
+    part_set_fini(&ps);
 
     block_fini(&b2);
     block_fini(&b1);
