@@ -16,6 +16,7 @@
 #include "px_log.h"
 #include "px_test.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,14 @@ static void init_creates_a_working_home(void **state)
         fail_msg("init failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "node id:"));
     free(out);
+    /* built beside and renamed into place: nothing temporary is left */
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".init-"))
+            fail_msg("a temporary directory was left behind: %s", e->d_name);
+    closedir(d);
     mode_is("config/node_key.json", 0600);
     mode_is("config/priv_validator_key.json", 0600);
     mode_is("data/priv_validator_state.json", 0600);

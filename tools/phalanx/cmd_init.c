@@ -18,7 +18,9 @@
 #include "px_error.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,20 @@ static int check_empty(const char *dir)
         }
     closedir(d);
     return rc;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Remove a half-built home (only the temporary directory this run created). */
+static void remove_tree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int write_key(const char *path, enum keyfile_kind kind, struct ed25519_pubkey *pub_out)
@@ -125,6 +141,8 @@ int cmd_init(int argc, char **argv)
     snprintf(c->moniker, sizeof(c->moniker), "%s", moniker ? moniker : host);
     char err[CONFIG_ERR_MAX > GENESIS_ERR_MAX ? CONFIG_ERR_MAX : GENESIS_ERR_MAX];
     int ret = 1;
+    char build[3100] = "";
+    bool building = false; /* build is a temporary directory of ours */
     if (config_validate(c, err, sizeof(err)) != 0) {
         fail("bad --moniker: %s", err);
         ret = 2;
@@ -166,6 +184,13 @@ int cmd_init(int argc, char **argv)
         goto out;
     }
 
+    /* "dir/" and "dir" are the same home */
+    char home_buf[3001];
+    snprintf(home_buf, sizeof(home_buf), "%s", home);
+    for (size_t n = strlen(home_buf); n > 1 && home_buf[n - 1] == '/'; n--)
+        home_buf[n - 1] = '\0';
+    home = home_buf;
+
     rc = check_empty(home);
     if (rc == PX_EEXIST) {
         fail("%s exists and is not empty; refusing to overwrite a node's home. Choose another "
@@ -178,10 +203,25 @@ int cmd_init(int argc, char **argv)
         goto out;
     }
 
-    char config_dir[3100], data_dir[3100], path[3200];
-    snprintf(config_dir, sizeof(config_dir), "%s/config", home);
-    snprintf(data_dir, sizeof(data_dir), "%s/data", home);
-    if ((rc = fileio_mkdir(home, 0700)) != 0 || (rc = fileio_mkdir(config_dir, 0700)) != 0 ||
+    /* A new home is built in a temporary directory beside it and renamed into place at the
+     * end, so that a crash or an error never leaves a half-made home behind. An existing
+     * empty directory (a mount point, say) is filled in place. */
+    struct stat st;
+    bool in_place = stat(home, &st) == 0;
+    if (in_place) {
+        snprintf(build, sizeof(build), "%s", home);
+    } else {
+        snprintf(build, sizeof(build), "%s.init-XXXXXX", home);
+        if (!mkdtemp(build)) {
+            fail("cannot create a directory beside %s: %s", home, strerror(errno));
+            goto out;
+        }
+        building = true;
+    }
+    char config_dir[3200], data_dir[3200], path[3300];
+    snprintf(config_dir, sizeof(config_dir), "%s/config", build);
+    snprintf(data_dir, sizeof(data_dir), "%s/data", build);
+    if ((rc = fileio_mkdir(build, 0700)) != 0 || (rc = fileio_mkdir(config_dir, 0700)) != 0 ||
         (rc = fileio_mkdir(data_dir, 0700)) != 0) {
         fail("cannot create the directories of %s: %s", home, px_strerror(rc));
         goto out;
@@ -232,6 +272,23 @@ int cmd_init(int argc, char **argv)
         goto out;
     }
 
+    if (building) {
+        int dfd = open(build, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool synced = dfd >= 0 && fsync(dfd) == 0;
+        if (dfd >= 0)
+            close(dfd);
+        if (!synced || rename(build, home) != 0) {
+            fail("cannot move the new home into place at %s: %s", home,
+                 synced ? strerror(errno) : "fsync failed");
+            goto out;
+        }
+        building = false;
+        if ((rc = fileio_fsync_parent(home)) != 0) {
+            fail("cannot sync the directory that holds %s: %s", home, px_strerror(rc));
+            goto out;
+        }
+    }
+
     char node_id[KEYFILE_NODE_ID_LEN];
     char val_addr[PX_HEX_LEN(GENESIS_ADDRESS_SIZE)];
     keyfile_node_id(&node_pub, node_id);
@@ -241,6 +298,8 @@ int cmd_init(int argc, char **argv)
            home, g.chain_id, c->moniker, node_id, val_addr);
     ret = 0;
 out:
+    if (building)
+        remove_tree(build);
     genesis_fini(&g);
     free(c);
     return ret;
