@@ -38,7 +38,7 @@ int cmsg_encode(const struct cmsg *m, uint8_t **out, size_t *len)
         nrs.height = m->height;
         nrs.round = m->round;
         nrs.step = m->step;
-        nrs.base = m->base;
+        nrs.store_base = m->base;
         nrs.last_height = m->last_height;
         msg.sum_case = PHALANX__CONSENSUS__MESSAGE__SUM_NEW_ROUND_STEP;
         msg.new_round_step = &nrs;
@@ -118,7 +118,7 @@ int cmsg_decode(const uint8_t *buf, size_t len, size_t max_len, struct cmsg *m)
         m->height = msg->new_round_step->height;
         m->round = msg->new_round_step->round;
         m->step = msg->new_round_step->step;
-        m->base = msg->new_round_step->base;
+        m->base = msg->new_round_step->store_base;
         m->last_height = msg->new_round_step->last_height;
         break;
     case PHALANX__CONSENSUS__MESSAGE__SUM_PROPOSAL:
