@@ -239,3 +239,13 @@ int block_from_parts(const struct part_set *ps, const struct block_id *id, struc
         block_fini(out);
     return rc;
 }
+
+void block_consensus_hash(int64_t block_max_bytes, int64_t block_max_gas,
+                          uint8_t out[HEADER_HASH_SIZE])
+{
+    uint8_t buf[CODEC_HASHED_PARAMS_MAX];
+    size_t len = 0;
+    /* two int64 varints always fit */
+    (void)codec_hashed_params_bytes(block_max_bytes, block_max_gas, buf, &len);
+    sha256(out, buf, len);
+}

@@ -76,6 +76,11 @@ int block_data_hash(const struct block_tx *txs, size_t n, uint8_t out[HEADER_HAS
  * validator, in the set's order). Errors: PX_ENOMEM. */
 int block_validators_hash(const struct validator_set *vals, uint8_t out[HEADER_HASH_SIZE]);
 
+/* The header's consensus hash: SHA-256 of CometBFT's HashedParams {block_max_bytes,
+ * block_max_gas} (the consensus parameters that blocks are checked against). */
+void block_consensus_hash(int64_t block_max_bytes, int64_t block_max_gas,
+                          uint8_t out[HEADER_HASH_SIZE]);
+
 /* How a block travels: encode b, split the encoding into parts (*ps, part_set_fini it
  * after) and give the block id everyone votes for, {block hash, part set header}.
  * Errors: PX_EINVAL (block not consistent), PX_ETOOBIG, PX_ENOMEM. */

@@ -712,6 +712,16 @@ int codec_simple_validator_bytes(const struct validator *v, uint8_t buf[CODEC_SI
     return pack_fixed(&sv.base, buf, CODEC_SIMPLE_VALIDATOR_MAX, len);
 }
 
+int codec_hashed_params_bytes(int64_t block_max_bytes, int64_t block_max_gas,
+                              uint8_t buf[CODEC_HASHED_PARAMS_MAX], size_t *len)
+{
+    Phalanx__Types__HashedParams hp;
+    phalanx__types__hashed_params__init(&hp);
+    hp.block_max_bytes = block_max_bytes;
+    hp.block_max_gas = block_max_gas;
+    return pack_fixed(&hp.base, buf, CODEC_HASHED_PARAMS_MAX, len);
+}
+
 int codec_validator_set_encode(const struct validator_set *vs, uint8_t **out, size_t *len)
 {
     if (vs->count > VALIDATOR_SET_MAX)

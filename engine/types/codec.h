@@ -83,6 +83,9 @@ int codec_commit_sig_bytes(const struct commit_sig *s, uint8_t buf[CODEC_COMMIT_
                            size_t *len);
 /* CometBFT's evidence bytes (the DuplicateVoteEvidence message, malloc'd), for hashing. */
 int codec_duplicate_vote_bytes(const struct evidence *ev, uint8_t **out, size_t *len);
+#define CODEC_HASHED_PARAMS_MAX 32u
+int codec_hashed_params_bytes(int64_t block_max_bytes, int64_t block_max_gas,
+                              uint8_t buf[CODEC_HASHED_PARAMS_MAX], size_t *len);
 #define CODEC_SIMPLE_VALIDATOR_MAX 96u
 int codec_simple_validator_bytes(const struct validator *v, uint8_t buf[CODEC_SIMPLE_VALIDATOR_MAX],
                                  size_t *len);

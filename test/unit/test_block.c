@@ -248,12 +248,27 @@ static void bounds(void **state)
     block_fini(&b);
 }
 
+static void consensus_hash(void **state)
+{
+    (void)state;
+    /* SHA-256 of HashedParams{1: 22020096, 2: -1} written by hand */
+    const uint8_t enc[] = {0x08, 0x80, 0x80, 0xc0, 0x0a, 0x10, 0xff, 0xff,
+                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    uint8_t want[32], got[32];
+    sha256(want, enc, sizeof(enc));
+    block_consensus_hash(22020096, -1, got);
+    assert_memory_equal(got, want, 32);
+    block_consensus_hash(22020097, -1, got);
+    assert_memory_not_equal(got, want, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(build_and_check),
         cmocka_unit_test(validators_hash),
         cmocka_unit_test(bounds),
+        cmocka_unit_test(consensus_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
