@@ -17,8 +17,10 @@
 #include "px_error.h"
 #include "px_log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -213,6 +215,25 @@ bad:
                    what);
 }
 
+/* Temporary files of state writes cut short by a crash ("STATE.tmpXXXXXX", see fileio):
+ * removed at open, while we hold the lock, so that crashes never accumulate them. */
+static void remove_stale_tmp(const char *state_path)
+{
+    char *a = strdup(state_path), *b = strdup(state_path);
+    DIR *d = (a && b) ? opendir(dirname(a)) : NULL;
+    if (d) {
+        char prefix[512];
+        int n = snprintf(prefix, sizeof(prefix), "%s.tmp", basename(b));
+        struct dirent *e;
+        while (n > 0 && (size_t)n < sizeof(prefix) && (e = readdir(d)) != NULL)
+            if (strncmp(e->d_name, prefix, (size_t)n) == 0 && strlen(e->d_name) == (size_t)n + 6)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    free(a);
+    free(b);
+}
+
 /* ---- open / free ------------------------------------------------------------------------ */
 
 int privval_open(const char *key_path, const char *state_path, struct privval **out, char *err,
@@ -254,6 +275,7 @@ int privval_open(const char *key_path, const char *state_path, struct privval **
     rc = load_state(pv, err, err_cap);
     if (rc != 0)
         goto fail;
+    remove_stale_tmp(state_path);
     *out = pv;
     return 0;
 fail:

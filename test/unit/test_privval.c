@@ -456,6 +456,11 @@ static void sigkill_at_random_instants(void **state)
             assert_int_equal(privval_sign(pv, last.height - 1, 0, PRIVVAL_STEP_PRECOMMIT,
                                           last.bytes, last.len, sig),
                              PX_ECONFLICT);
+        /* writes cut short by the kill leave no temporary files behind once reopened */
+        char cmd[400];
+        snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q 'state.json.tmp'", dir);
+        if (system(cmd) == 0)
+            fail_msg("kill %d: a temporary state file is left after reopening", k);
         privval_free(pv);
     }
     printf("# privval crash test: %d kills, %" PRIu64 " signatures released, %d kills "

@@ -3,7 +3,7 @@
  * default), config/node_key.json and config/priv_validator_key.json (fresh Ed25519 keys,
  * mode 0600), config/genesis.json (a single-validator chain with this validator) and
  * data/priv_validator_state.json (nothing signed yet). Never overwrites anything: a home
- * that exists and is not empty is refused.
+ * that exists and is not empty is refused; a new home appears whole or not at all.
  */
 #include "commands.h"
 
