@@ -595,7 +595,18 @@ static void bad_clients_dropped_and_banned(void **state)
     close(f.fd);
     expect_ban(0, 6, "reason=\"message on an unknown channel\"");
 
-    /* the node's own verdict: a reactor bans node 2 (it was connected) from its callback */
+    /* authenticated, then a well-sealed frame that is not a packet */
+    memset(seed3, 0x77, sizeof(seed3));
+    fake_hello(&f, nodes[0].port);
+    fake_auth(&f, seed3, false);
+    uint8_t junk[40];
+    memset(junk, 0xff, sizeof(junk));
+    fake_send(&f, junk, sizeof(junk), fr, &len);
+    assert_true(dropped(f.fd));
+    close(f.fd);
+    expect_ban(0, 7, "reason=\"undecodable packet\"");
+
+    /* the node's own verdict: a reactor bans a connected peer from its recv callback */
     assert_int_equal(p2p_ban_peer(nodes[0].p, "nobody", "x"), PX_ENOTFOUND);
     memset(seed3, 0x55, sizeof(seed3));
     fake_hello(&f, nodes[0].port);
@@ -603,7 +614,7 @@ static void bad_clients_dropped_and_banned(void **state)
     fake_msg(&f, P2P_CH_MEMPOOL, "ban-me", fr, &len);
     assert_true(dropped(f.fd));
     close(f.fd);
-    expect_ban(0, 7, "reason=\"impossible message\"");
+    expect_ban(0, 8, "reason=\"impossible message\"");
 
     /* meanwhile the real peer was never disturbed */
     send_seq(1, 0, seq, 20);

@@ -324,6 +324,59 @@ static void codec_auth_and_packets(void **state)
     assert_int_equal(p2p_codec_packet_decode(junk, sizeof(junk), &d), PX_EDECODE);
 }
 
+/* What a peer controls reaches these decoders; seeded random and mutated inputs must only
+ * ever decode or be refused (ASan and UBSan watch the rest). */
+static void decoders_survive_random_bytes(void **state)
+{
+    (void)state;
+    uint8_t seed[randombytes_SEEDBYTES] = {42};
+    uint8_t pool[1 << 16];
+    randombytes_buf_deterministic(pool, sizeof(pool), seed);
+    struct p2p_auth a = {.version = 1, .network = "n"};
+    uint8_t good_auth[256];
+    size_t auth_len;
+    assert_int_equal(p2p_codec_auth_encode(&a, good_auth, sizeof(good_auth), &auth_len), 0);
+    uint8_t data[100] = {1};
+    struct p2p_packet msg = {.type = P2P_PACKET_MSG, .channel = 0x21, .data = data, .len = 100};
+    uint8_t good_pkt[256];
+    size_t pkt_len;
+    assert_int_equal(p2p_codec_packet_encode(&msg, good_pkt, sizeof(good_pkt), &pkt_len), 0);
+    int decoded = 0, refused = 0;
+    for (size_t i = 0; i < 20000; i++) {
+        size_t off = (i * 7919) % (sizeof(pool) - 300);
+        size_t len = pool[off] % 200;
+        uint8_t buf[300];
+        memcpy(buf, pool + off + 1, len);
+        struct p2p_auth out;
+        struct p2p_packet pk;
+        if (p2p_codec_auth_decode(buf, len, &out) == 0)
+            decoded++;
+        else
+            refused++;
+        if (p2p_codec_packet_decode(buf, len, &pk) == 0) {
+            assert_true(pk.len <= len);
+            p2p_codec_packet_free(&pk);
+        }
+        /* mutations of valid messages: one byte changed, or cut short */
+        memcpy(buf, good_auth, auth_len);
+        buf[pool[off] % auth_len] = pool[off + 1];
+        (void)p2p_codec_auth_decode(buf, pool[off + 2] % 2 ? auth_len : pool[off + 3] % auth_len,
+                                    &out);
+        memcpy(buf, good_pkt, pkt_len);
+        buf[pool[off] % pkt_len] = pool[off + 1];
+        if (p2p_codec_packet_decode(buf, pool[off + 2] % 2 ? pkt_len : pool[off + 3] % pkt_len,
+                                    &pk) == 0) {
+            assert_true(pk.len <= pkt_len);
+            p2p_codec_packet_free(&pk);
+        }
+        size_t ct;
+        int rc = p2p_frame_header(buf, 65584, &ct);
+        assert_true(rc == 0 ? ct >= 16 && ct <= 65584 : rc == PX_ETOOBIG || rc == PX_EPROTO);
+    }
+    assert_true(refused > 0);
+    (void)decoded;
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -338,6 +391,7 @@ int main(void)
         cmocka_unit_test(handshake_bad_hellos),
         cmocka_unit_test(node_id_and_keys),
         cmocka_unit_test(codec_auth_and_packets),
+        cmocka_unit_test(decoders_survive_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
