@@ -161,14 +161,13 @@ static void handshake_fixed_keys(void **state)
     memcpy(msg + 56, hi, 32);
     crypto_hash_sha256(want, msg, sizeof(msg));
     assert_memory_equal(a.transcript, want, 32);
-    /* fixed seeds give a fixed transcript: the wire format must not drift */
+    /* fixed seeds give fixed values: the wire format must not drift (another
+     * implementation checks itself against these) */
     char hex[65];
     px_hex_encode(hex, sizeof(hex), a.transcript, 32, false);
-    uint8_t again_a[32];
-    struct p2p_handshake a2, b2;
-    pair(&a2, &b2);
-    memcpy(again_a, a2.transcript, 32);
-    assert_memory_equal(again_a, a.transcript, 32);
+    assert_string_equal(hex, "d1e65f1f45854ba21a0c516d6b0b0df24053a7b0d28373f56cc7184d78838648");
+    px_hex_encode(hex, sizeof(hex), a.tx_key, 32, false);
+    assert_string_equal(hex, "88aa9df7738b10b220eb3994026303da1d811aa2c59cde8016b0a0c2971ce7b2");
     /* the ephemeral secret is wiped once the keys exist */
     uint8_t zero[32] = {0};
     assert_memory_equal(a.eph_sk, zero, 32);
@@ -257,7 +256,7 @@ static void node_id_and_keys(void **state)
     crypto_hash_sha256(h, pk, 32);
     px_hex_encode(want, sizeof(want), h, 20, false);
     assert_string_equal(id, want);
-    assert_int_equal(strlen(id), 40);
+    assert_string_equal(id, "61ecf13c6762e2e6301812baaf9e14d2245bf50d");
 }
 
 static void codec_auth_and_packets(void **state)
