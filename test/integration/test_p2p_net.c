@@ -251,6 +251,20 @@ static bool wait_peers(int node, uint32_t want)
     return pxt_wait_until(has_peers, &c, WAIT_MS);
 }
 
+struct try_send {
+    int from, to, c;
+    const char *msg;
+    size_t len;
+    int rc;
+};
+
+static bool sent_or_failed(void *u)
+{
+    struct try_send *t = u;
+    t->rc = p2p_send(nodes[t->from].p, nodes[t->to].id, chans[t->c], t->msg, t->len);
+    return t->rc != PX_EAGAIN;
+}
+
 /* Send `count` numbered messages from `from` to `to` on every test channel. */
 static void send_seq(int from, int to, uint32_t start, uint32_t count)
 {
@@ -258,12 +272,10 @@ static void send_seq(int from, int to, uint32_t start, uint32_t count)
         for (int c = 0; c < NCH; c++) {
             char msg[32];
             int len = snprintf(msg, sizeof(msg), "seq=%u", s);
-            int rc;
-            /* a full queue says so: wait for it to drain, never drop */
-            while ((rc = p2p_send(nodes[from].p, nodes[to].id, chans[c], msg, (size_t)len)) ==
-                   PX_EAGAIN)
-                usleep(1000);
-            assert_int_equal(rc, 0);
+            /* a full queue says so (PX_EAGAIN): wait for it to drain, never drop */
+            struct try_send t = {from, to, c, msg, (size_t)len, 0};
+            assert_true(pxt_wait_until(sent_or_failed, &t, WAIT_MS));
+            assert_int_equal(t.rc, 0);
         }
     }
 }
