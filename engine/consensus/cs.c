@@ -10,7 +10,8 @@
  *   PREVOTE ──precommit (L36 2/3+ prevotes for a valid block: lock; L44 2/3+ nil;
  *             prevote timeout)──▶ PRECOMMIT
  *   PROPOSE/PREVOTE/PRECOMMIT ──start_round(r+1) on precommit timeout (L65), or
- *             start_round(r') on >1/3 power voting in a round r' > r (L55)──▶ PROPOSE
+ *             start_round(r') when validators with >1/3 of the power have voted in rounds
+ *             >= r' > r (L55, skip_target)──▶ PROPOSE
  *   NEW_HEIGHT/PROPOSE/PREVOTE/PRECOMMIT ──decide (L49: 2/3+ precommits of any round for
  *             a block whose content is complete and valid, in our vote sets or in a
  *             commit received whole, on_commit)──▶ COMMIT
@@ -35,7 +36,8 @@
  *     validator_set_increment_proposer_priority), independent of the path of rounds.
  *   - rounds are tracked in CS_ROUND_SLOTS slots; when all are used, the slot with the
  *     least voting power that is not the current, locked, valid, decided or POL round is
- *     reused, or the message is dropped.
+ *     reused, or the message is dropped. The round skip does not depend on slots: it uses
+ *     the latest round of each validator.
  */
 #include "cs.h"
 
@@ -56,6 +58,11 @@ struct cs_block {
     struct block_id id;
     bool complete;
     uint8_t validity; /* enum block_validity */
+};
+
+struct skip_entry {
+    int32_t round;
+    int64_t power;
 };
 
 struct cs_round_slot {
@@ -115,6 +122,13 @@ struct cs {
     struct cs_block blocks[CS_MAX_BLOCKS];
     uint32_t n_blocks;
 
+    /* Round skip (L55): the highest round each validator has voted in at this height
+     * (-1: none), whether a vote raised one above our round since the last look, and room
+     * to sort (round, power) pairs. Fixed size: max_validators. */
+    int32_t *max_round;
+    struct skip_entry *skip_scratch;
+    bool skip_dirty;
+
     /* The step being taken. */
     struct cs_output *out;
     uint64_t now_ns;
@@ -122,7 +136,7 @@ struct cs {
     bool commit_used;
 
     /* Storage of the vote sets, from the allocator. */
-    void *mem[3 + 4 * (2 * CS_ROUND_SLOTS + 2)]; /* 3 sets, 4 arrays per vote set */
+    void *mem[5 + 4 * (2 * CS_ROUND_SLOTS + 2)]; /* sets, skip arrays, vote sets */
     uint32_t n_mem;
 };
 
@@ -237,7 +251,10 @@ int cs_new(const struct cs_config *cfg, const struct cs_allocator *alloc, struct
     cs->vals = cs_alloc(cs, sizeof(struct validator_set));
     cs->last_vals = cs_alloc(cs, sizeof(struct validator_set));
     cs->scratch = cs_alloc(cs, sizeof(struct validator_set));
-    if (cs->vals == NULL || cs->last_vals == NULL || cs->scratch == NULL) {
+    cs->max_round = cs_alloc(cs, cfg->max_validators * sizeof(int32_t));
+    cs->skip_scratch = cs_alloc(cs, cfg->max_validators * sizeof(struct skip_entry));
+    if (cs->vals == NULL || cs->last_vals == NULL || cs->scratch == NULL || cs->max_round == NULL ||
+        cs->skip_scratch == NULL) {
         rc = PX_ENOMEM;
     }
     for (int i = 0; rc == 0 && i < CS_ROUND_SLOTS; i++) {
@@ -693,6 +710,39 @@ static bool rule_proposal(struct cs *cs, struct cs_round_slot *cur)
     return true;
 }
 
+/* L55 with votes counted per validator: the highest round R above ours such that the
+ * validators whose latest vote is in a round >= R hold more than 1/3 of the power (they
+ * are in R or beyond, so at least one honest validator is). -1 if none. Tracking the
+ * latest round per validator, not per round slot, means a Byzantine validator filling the
+ * round slots cannot hide that the others moved on. */
+static int32_t skip_target(struct cs *cs)
+{
+    if (!cs->skip_dirty) {
+        return -1;
+    }
+    cs->skip_dirty = false;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cs->vals->count; i++) {
+        if (cs->max_round[i] > cs->round) {
+            struct skip_entry e = {cs->max_round[i], cs->vals->validators[i].voting_power};
+            uint32_t j = n++;
+            while (j > 0 && cs->skip_scratch[j - 1].round < e.round) { /* descending */
+                cs->skip_scratch[j] = cs->skip_scratch[j - 1];
+                j--;
+            }
+            cs->skip_scratch[j] = e;
+        }
+    }
+    int64_t power = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        power += cs->skip_scratch[k].power;
+        if (validator_set_is_one_third(power, cs->vals->total_voting_power)) {
+            return cs->skip_scratch[k].round;
+        }
+    }
+    return -1;
+}
+
 /* One rule that fires, in priority order; false when none does. */
 static bool apply_one_rule(struct cs *cs)
 {
@@ -721,14 +771,7 @@ static bool apply_one_rule(struct cs *cs)
         return false;
     }
     /* L55: more than 1/3 of the power is in a higher round: go there. */
-    int32_t skip = -1;
-    for (int i = 0; i < CS_ROUND_SLOTS; i++) {
-        const struct cs_round_slot *s = &cs->slots[i];
-        if (s->round > cs->round && s->round > skip &&
-            validator_set_is_one_third(s->any_power, cs->vals->total_voting_power)) {
-            skip = s->round;
-        }
-    }
+    int32_t skip = skip_target(cs);
     if (skip > cs->round) {
         start_round(cs, skip);
         return true;
@@ -852,6 +895,10 @@ static void on_vote(struct cs *cs, const struct vote *v, enum cs_input_type it)
     if (v->round > cs->round + CS_MAX_ROUNDS_AHEAD) {
         drop(cs, CS_DROP_ROUND_TOO_FAR, it, v->height, v->round, v->validator_index);
         return;
+    }
+    if (v->round > cs->max_round[v->validator_index]) {
+        cs->max_round[v->validator_index] = v->round;
+        cs->skip_dirty = cs->skip_dirty || v->round > cs->round;
     }
     struct cs_round_slot *s = slot_get(cs, v->round, val->voting_power, false);
     if (s == NULL) {
@@ -1152,6 +1199,10 @@ static int on_start_height(struct cs *cs, const struct cs_input *in)
     for (int i = 0; i < CS_ROUND_SLOTS; i++) {
         cs->slots[i].round = -1;
     }
+    for (uint32_t i = 0; i < cs->cfg.max_validators; i++) {
+        cs->max_round[i] = -1;
+    }
+    cs->skip_dirty = false;
     cs->n_blocks = 0;
     return 0;
 }
