@@ -3,8 +3,9 @@
  * sending garbage / nothing / an oversized frame / a bad handshake / a tampered or replayed
  * frame dropped and banned while the others keep exchanging, a wrong expected id, a
  * connection to ourselves, a duplicate connection replaced, a 4 MB message intact, a full
- * send queue refusing (try-send) and dropping (broadcast), and max_inbound enforced. Every
- * wait has a deadline (pxt_wait_until); every node is stopped and freed by the test. */
+ * send queue refusing (try-send) and dropping (broadcast), and max_inbound / max_outbound
+ * enforced. Every wait has a deadline (pxt_wait_until); every node is stopped and freed by
+ * the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -873,7 +874,7 @@ static bool refused_full(void *u)
     return st.refused_full >= 2;
 }
 
-static void max_inbound_enforced(void **state)
+static void max_peers_enforced(void **state)
 {
     (void)state;
     for (int i = 0; i < 3; i++)
@@ -903,6 +904,35 @@ static void max_inbound_enforced(void **state)
     assert_true(wait_peers(0, 1));
     node_stop(0);
     node_stop(2);
+
+    /* max_outbound: node 3 knows three persistent peers but dials only one; all three are
+     * due at once, so without the limit it would have dialled them all by the time a
+     * message has gone back and forth */
+    for (int i = 0; i < 4; i++)
+        node_init(i);
+    for (int i = 0; i < 3; i++)
+        node_start(i, NULL);
+    p2p_config_default(&over);
+    over.max_outbound = 1;
+    const int all[] = {0, 1, 2, -1};
+    node_start_cfg(3, all, &over);
+    assert_true(wait_peers(3, 1));
+    struct p2p_peer_info info[4];
+    size_t n = 0;
+    p2p_peers(nodes[3].p, info, 4, &n);
+    assert_int_equal(n, 1);
+    int other = node_index(info[0].id);
+    assert_true(other >= 0 && other < 3);
+    send_seq(3, other, 0, 20);
+    send_seq(other, 3, 0, 20);
+    expect_got(other, 3, 20);
+    expect_got(3, other, 20);
+    p2p_stats(nodes[3].p, &st);
+    assert_int_equal(st.outbound, 1);
+    assert_int_equal(st.peers, 1);
+    assert_int_equal(st.dials, 1);
+    for (int i = 0; i < 4; i++)
+        node_stop(i);
 }
 
 int main(void)
@@ -919,7 +949,7 @@ int main(void)
         cmocka_unit_test(duplicate_connection_replaced),
         cmocka_unit_test(four_mb_message),
         cmocka_unit_test(full_queue_refuses_and_drops),
-        cmocka_unit_test(max_inbound_enforced),
+        cmocka_unit_test(max_peers_enforced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
