@@ -1,0 +1,40 @@
+/*
+ * cons_reactor: consensus gossip (DESIGN §6). Tracks, for every peer, where it is
+ * (height/round/step, from its NewRoundStep messages) and what it already holds (the
+ * proposals, block parts and votes we sent it or it sent us), and on every tick sends each
+ * peer what it lacks: the proposal and parts of its round, the votes of its height, and
+ * to a peer that is behind, the decided block of its height with the commit that decided
+ * it (catch-up). A message lost with a connection is sent again after the reconnect,
+ * because the peer's state starts empty.
+ *
+ * Runs on the consensus thread only. A peer that sends something undecodable or badly
+ * signed is banned through p2p_ban_peer with the reason.
+ */
+#ifndef PX_CONS_REACTOR_H
+#define PX_CONS_REACTOR_H
+
+#include "blockstore.h"
+#include "csdriver.h"
+#include "p2p.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONS_REACTOR_MAX_PEERS 128
+#define CONS_REACTOR_MAX_MSG_BYTES (CODEC_BLOCK_MAX_BYTES + CODEC_COMMIT_MAX_BYTES + 1024)
+
+struct cons_reactor;
+
+int cons_reactor_new(struct csd *d, struct p2p *p2p, struct blockstore *bs,
+                     struct cons_reactor **out);
+void cons_reactor_free(struct cons_reactor *r);
+
+void cons_reactor_peer_up(struct cons_reactor *r, const char *peer_id);
+void cons_reactor_peer_down(struct cons_reactor *r, const char *peer_id);
+/* A message on one of the consensus channels. */
+void cons_reactor_receive(struct cons_reactor *r, const char *peer_id, uint8_t channel,
+                          const uint8_t *data, size_t len, uint64_t mono_ns, uint64_t wall_ns);
+/* Send what peers lack; call every few tens of milliseconds and after every input. */
+void cons_reactor_tick(struct cons_reactor *r, uint64_t mono_ns);
+
+#endif
