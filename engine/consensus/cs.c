@@ -860,6 +860,8 @@ static bool add_to(struct cs *cs, struct voteset *vs, const struct vote *v, enum
     case VOTESET_CONFLICT_SEEN:
         drop(cs, CS_DROP_CONFLICT_SEEN, it, v->height, v->round, v->validator_index);
         return false;
+    case VOTESET_REPLACED: /* counted instead of the second; evidence already given */
+        return false;
     }
     return false;
 }

@@ -52,6 +52,63 @@ static int32_t tally_find(const struct voteset *vs, const struct block_id *id)
     return -1;
 }
 
+static void tally_remove(struct voteset *vs, int32_t t)
+{
+    int32_t last = (int32_t)vs->n_tallies - 1;
+    vs->tallies[t] = vs->tallies[last];
+    if (vs->maj23 == last) {
+        vs->maj23 = t;
+    }
+    vs->n_tallies--;
+}
+
+static int32_t tally_get(struct voteset *vs, const struct block_id *id)
+{
+    int32_t t = tally_find(vs, id);
+    if (t < 0) {
+        /* At most one tally per vote kept: n_tallies <= 2 * capacity. */
+        assert(vs->n_tallies < 2 * vs->capacity + 1);
+        t = (int32_t)vs->n_tallies++;
+        vs->tallies[t].block_id = *id;
+        vs->tallies[t].power = 0;
+    }
+    return t;
+}
+
+static void check_maj23(struct voteset *vs, int32_t t)
+{
+    if (vs->maj23 < 0 &&
+        validator_set_is_two_thirds(vs->tallies[t].power, vs->vals->total_voting_power)) {
+        vs->maj23 = t;
+    }
+}
+
+/* A third vote of validator idx: take it instead of its second if the other validators
+ * give its block more power than they give the second's (never moving a majority). */
+static bool replace_second(struct voteset *vs, uint32_t idx, const struct vote *v, int64_t power)
+{
+    int32_t old = tally_find(vs, &vs->votes2[idx].block_id);
+    assert(old >= 0);
+    if (old == vs->maj23) {
+        return false;
+    }
+    int32_t t = tally_find(vs, &v->block_id);
+    int64_t support_new = t < 0 ? 0 : vs->tallies[t].power;
+    int64_t support_old = vs->tallies[old].power - power;
+    if (support_new <= support_old) {
+        return false;
+    }
+    vs->tallies[old].power -= power;
+    if (vs->tallies[old].power == 0) {
+        tally_remove(vs, old);
+    }
+    t = tally_get(vs, &v->block_id);
+    vs->tallies[t].power += power;
+    vs->votes2[idx] = *v;
+    check_maj23(vs, t);
+    return true;
+}
+
 int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *res,
                 const struct vote **existing)
 {
@@ -69,8 +126,12 @@ int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *r
             return 0;
         }
         if (vs->flags[idx] & VOTESET_CONFLICTED) {
-            bool same = block_id_equal(&vs->votes2[idx].block_id, &v->block_id);
-            *res = same ? VOTESET_DUPLICATE : VOTESET_CONFLICT_SEEN;
+            if (block_id_equal(&vs->votes2[idx].block_id, &v->block_id)) {
+                *res = VOTESET_DUPLICATE;
+            } else {
+                *res = replace_second(vs, idx, v, val->voting_power) ? VOTESET_REPLACED
+                                                                     : VOTESET_CONFLICT_SEEN;
+            }
             return 0;
         }
         second = true;
@@ -78,14 +139,7 @@ int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *r
             *existing = old;
         }
     }
-    int32_t t = tally_find(vs, &v->block_id);
-    if (t < 0) {
-        /* At most one new tally per vote kept: n_tallies <= 2 * capacity. */
-        assert(vs->n_tallies < 2 * vs->capacity + 1);
-        t = (int32_t)vs->n_tallies++;
-        vs->tallies[t].block_id = v->block_id;
-        vs->tallies[t].power = 0;
-    }
+    int32_t t = tally_get(vs, &v->block_id);
     if (second) {
         vs->votes2[idx] = *v;
         vs->flags[idx] |= VOTESET_CONFLICTED;
@@ -98,10 +152,7 @@ int voteset_add(struct voteset *vs, const struct vote *v, enum voteset_result *r
         *res = VOTESET_ADDED;
     }
     vs->tallies[t].power += val->voting_power;
-    if (vs->maj23 < 0 &&
-        validator_set_is_two_thirds(vs->tallies[t].power, vs->vals->total_voting_power)) {
-        vs->maj23 = t;
-    }
+    check_maj23(vs, t);
     return 0;
 }
 

@@ -10,7 +10,9 @@
  * for different blocks still need an honest double vote. And it keeps the core live when a
  * Byzantine validator shows different votes to different nodes: a node that saw the other
  * vote first still counts the one the rest of the network saw (CometBFT reaches the same
- * end with its "peer maj23" messages). A third different vote is ignored.
+ * end with its "peer maj23" messages). A third different vote replaces the second only if
+ * its block has more support from the other validators (so junk votes sent first cannot
+ * crowd out the vote for the block the network is converging on); otherwise it is ignored.
  *
  * Storage is given by the caller (fixed capacity, no allocation here): a Byzantine peer
  * cannot make a vote set grow. It trusts its caller for signatures; it never does I/O.
@@ -56,6 +58,7 @@ enum voteset_result {
     VOTESET_DUPLICATE,     /* same vote (same block id) already counted: ignored */
     VOTESET_CONFLICT,      /* a second, different vote: counted for its block, reported */
     VOTESET_CONFLICT_SEEN, /* a third different vote of a validator: ignored */
+    VOTESET_REPLACED,      /* a third different vote replaced the second (more support) */
 };
 
 /* Attach storage: votes[capacity], votes2[capacity], flags[capacity],

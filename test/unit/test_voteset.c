@@ -166,6 +166,28 @@ static void second_vote_completes_quorum(void **state)
     assert_true(block_id_equal(&out, &b7));
 }
 
+/* Junk votes sent first cannot crowd out the vote for the block others support: a third
+ * vote replaces the second when its block has more support, and only then. */
+static void third_vote_replaces_junk(void **state)
+{
+    (void)state;
+    struct block_id out, b7 = bid(7), b8 = bid(8);
+    assert_int_equal(add(mk(0, 9)), VOTESET_ADDED);         /* junk */
+    assert_int_equal(add(mk(0, 8)), VOTESET_CONFLICT);      /* junk */
+    assert_int_equal(add(mk(0, 6)), VOTESET_CONFLICT_SEEN); /* no support: ignored */
+    assert_int_equal(add(mk(1, 7)), VOTESET_ADDED);
+    assert_int_equal(add(mk(2, 7)), VOTESET_ADDED);
+    assert_int_equal(add(mk(0, 7)), VOTESET_REPLACED); /* 7 has 2 of support, 8 has 0 */
+    assert_int_equal(voteset_power_for(&vs, &b8), 0);
+    assert_int_equal(voteset_power_for(&vs, &b7), 5);
+    assert_true(voteset_has_two_thirds_majority(&vs, &out));
+    assert_true(block_id_equal(&out, &b7));
+    assert_int_equal(add(mk(0, 8)), VOTESET_CONFLICT_SEEN); /* a majority never moves */
+    assert_int_equal(vs.sum, 5);
+    assert_non_null(voteset_get_for(&vs, 0, &b7));
+    assert_null(voteset_get_for(&vs, 0, &b8));
+}
+
 static void rejects_foreign_votes(void **state)
 {
     (void)state;
@@ -254,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup(duplicates_ignored, setup),
         cmocka_unit_test_setup(equivocation_reported_once, setup),
         cmocka_unit_test_setup(second_vote_completes_quorum, setup),
+        cmocka_unit_test_setup(third_vote_replaces_junk, setup),
         cmocka_unit_test_setup(rejects_foreign_votes, setup),
         cmocka_unit_test_setup(capacity_bound, setup),
         cmocka_unit_test_setup(copy_keeps_everything, setup),
