@@ -332,6 +332,7 @@ static int run(struct csd *d)
         q.in.now_ns = core_now(d);
         q.in.wall_ns = d->wall;
         d->last_now = q.in.now_ns;
+        PX_TRACE(MOD, "input", "type=%d now=%llu", q.in.type, (unsigned long long)q.in.now_ns);
         if (q.log && !d->replaying) {
             int err = wal_log_input(d, &q.in, q.sync);
             if (err) {
@@ -624,6 +625,9 @@ static void process_output(struct csd *d)
     struct cs_output *o = d->out;
     for (uint32_t i = 0; i < o->n_actions; i++) {
         const struct cs_action *a = &o->actions[i];
+        PX_TRACE(MOD, "action", "type=%d height=%llu round=%d step=%s replaying=%d", a->type,
+                 (unsigned long long)cs_height(d->cs), cs_round(d->cs),
+                 cs_step_name(cs_get_step(d->cs)), d->replaying);
         switch (a->type) {
         case CS_ACTION_SIGN_VOTE:
             if (d->replaying) {
@@ -711,7 +715,8 @@ static void start_height(struct csd *d, bool log)
     struct cs_input in = {.type = CS_INPUT_START_HEIGHT};
     in.u.start.height = d->st->last_height + 1;
     in.u.start.vals = &d->st->validators;
-    timerq_cancel_kind(&d->timers, TIMER_CONSENSUS);
+    /* pending timeouts stay: the commit timeout of the height just decided is what ends
+     * NEW_HEIGHT; stale ones are dropped by the core */
     push(d, &in, log, false, 0);
 }
 
