@@ -739,7 +739,7 @@ int blockexec_validate(struct blockexec *bx, const struct chain_state *s, const 
         say(why, why_cap, "time is not after the last block's");
         return PX_EINVAL;
     }
-    if (h->time_ns > now_wall_ns + max_future_ns) {
+    if (h->time_ns > now_wall_ns && h->time_ns - now_wall_ns > max_future_ns) {
         say(why, why_cap, "time is %" PRIu64 " ms in the future",
             (h->time_ns - now_wall_ns) / 1000000u);
         return PX_EINVAL;

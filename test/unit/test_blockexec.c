@@ -50,6 +50,8 @@ struct kv {
     uint8_t hist[MAXH][32]; /* committed hash per height */
     uint8_t genesis_hash[32];
     unsigned init_calls, finalize_calls, commit_calls, process_calls, prepare_calls;
+    size_t misbehavior_seen; /* Misbehavior entries in FinalizeBlock requests */
+    int64_t misbehavior_height, misbehavior_power;
     bool salt;            /* non-deterministic: different hashes from now on */
     size_t prepare_empty; /* PrepareProposal appends this many empty txs */
 };
@@ -174,6 +176,11 @@ static int kv_finalize(struct abci_call *call, const Phalanx__Abci__RequestFinal
     }
     sha256_final(&h, a->p_hash);
     a->p_height = req->height;
+    a->misbehavior_seen += req->n_misbehavior;
+    if (req->n_misbehavior) {
+        a->misbehavior_height = req->misbehavior[0]->height;
+        a->misbehavior_power = req->misbehavior[0]->validator->power;
+    }
     resp->n_tx_results = req->n_txs;
     resp->tx_results = r;
     resp->n_validator_updates = nvu;
@@ -874,6 +881,94 @@ static void build_overflow(void **state)
     f->app.prepare_empty = 0;
 }
 
+/* Two conflicting prevotes of validator `idx` of the set that signed height h. */
+static void make_evidence(struct fx *f, uint64_t h, uint32_t idx, uint64_t time_ns,
+                          struct evidence *ev)
+{
+    struct chain_state *sh = malloc(sizeof(*sh));
+    stored_state(f, h - 1, sh);
+    const struct validator_set *vals = &sh->validators; /* signs h */
+    struct vote va, vb;
+    memset(&va, 0, sizeof(va));
+    va.type = VOTE_TYPE_PREVOTE;
+    va.height = h;
+    va.timestamp_ns = time_ns;
+    memcpy(va.validator_address, vals->validators[idx].address, 20);
+    va.validator_index = (int32_t)idx;
+    vb = va;
+    memset(va.block_id.hash, 0x31, 32);
+    va.block_id.parts.total = 1;
+    memset(va.block_id.parts.hash, 0x32, 32);
+    struct vote *vs[2] = {&va, &vb};
+    for (int k = 0; k < 2; k++) {
+        uint8_t buf[SIGN_BYTES_MAX];
+        size_t len;
+        assert_int_equal(sign_bytes_vote(vs[k], CHAIN, buf, &len), 0);
+        assert_int_equal(
+            ed25519_sign(key_of(vals->validators[idx].pub_key), buf, len, vs[k]->signature), 0);
+    }
+    assert_int_equal(evidence_from_votes(&va, &vb, vals, time_ns, ev), 0);
+    free(sh);
+}
+
+static void evidence_checked_and_passed_on(void **state)
+{
+    struct fx *f = *state;
+    fresh_handshake(f);
+    commit_height(f, NULL);
+    commit_height(f, NULL);
+    struct blockstore_meta m1;
+    assert_int_equal(blockstore_load_meta(f->bs, 1, &m1), 0);
+    struct evidence ev[2];
+    make_evidence(f, 1, 2, m1.time_ns, &ev[0]);
+    make_evidence(f, 1, 1, m1.time_ns + 1, &ev[1]); /* a time other than block 1's */
+
+    char why[256];
+    struct built x;
+    for (int bad = 1; bad >= 0; bad--) {
+        block_init(&x.b);
+        f->now_ns = f->s->last_block_time_ns + SEC;
+        assert_int_equal(blockexec_build(&f->bx, f->s, f->now_ns, proposer_of(f->s),
+                                         &f->last_commit, &ev[bad], 1, &x.b, &x.enc, &x.len),
+                         0);
+        block_id_of(&x.b, x.enc, x.len, &x.id);
+        int err = blockexec_validate(&f->bx, f->s, &x.b, proposer_of(f->s), f->now_ns, SEC, why,
+                                     sizeof(why));
+        if (bad) {
+            assert_int_equal(err, PX_EINVAL);
+            assert_non_null(strstr(why, "carries a time"));
+            built_fini(&x);
+        } else if (err) {
+            fail_msg("validate: %s", why);
+        }
+    }
+    struct commit seen;
+    sign_commit(&seen, &f->s->validators, 3, &x.id, f->now_ns);
+    assert_int_equal(blockexec_apply(&f->bx, f->s, &x.b, x.enc, x.len, &x.id, &seen, NULL), 0);
+    assert_int_equal(f->app.misbehavior_seen, 1);
+    assert_int_equal(f->app.misbehavior_height, 1);
+    assert_int_equal(f->app.misbehavior_power, 10);
+    commit_fini(&f->last_commit);
+    f->last_commit = seen;
+    built_fini(&x);
+
+    /* a forged signature in the evidence */
+    struct blockstore_meta m2;
+    assert_int_equal(blockstore_load_meta(f->bs, 2, &m2), 0);
+    make_evidence(f, 2, 0, m2.time_ns, &ev[0]);
+    ev[0].vote_b.signature[9] ^= 1;
+    block_init(&x.b);
+    f->now_ns = f->s->last_block_time_ns + SEC;
+    assert_int_equal(blockexec_build(&f->bx, f->s, f->now_ns, proposer_of(f->s), &f->last_commit,
+                                     &ev[0], 1, &x.b, &x.enc, &x.len),
+                     0);
+    assert_int_equal(
+        blockexec_validate(&f->bx, f->s, &x.b, proposer_of(f->s), f->now_ns, SEC, why, sizeof(why)),
+        PX_EINVAL);
+    assert_non_null(strstr(why, "evidence 0 is invalid"));
+    built_fini(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,6 +980,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(handshake_app_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(validator_update_at_h_plus_2, setup, teardown),
         cmocka_unit_test_setup_teardown(build_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(evidence_checked_and_passed_on, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
