@@ -23,5 +23,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_inspect_wal(int argc, char **argv);
 int cmd_abci_test(int argc, char **argv);
+int cmd_testnet(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 #endif

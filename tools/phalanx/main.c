@@ -18,6 +18,9 @@ const struct phalanx_command phalanx_commands[] = {
     {"inspect-wal", "list and check a consensus WAL; --repair truncates a bad one",
      cmd_inspect_wal},
     {"abci-test", "drive an ABCI app through a scripted chain (conformance)", cmd_abci_test},
+    {"testnet", "create the homes of a local N-validator network on 127.0.0.1", cmd_testnet},
+    {"rollback", "move a stopped node's state back one height (--hard: its block too)",
+     cmd_rollback},
     {NULL, NULL, NULL},
 };
 
