@@ -12,8 +12,11 @@
 
 #include <cmocka.h>
 
+#include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -969,6 +972,120 @@ static void evidence_checked_and_passed_on(void **state)
     built_fini(&x);
 }
 
+/* ---- the real kvledger, killed with SIGKILL around our calls -------------------------- */
+
+struct kvl {
+    char bin[600];
+    char home[400];
+    char addr[400];
+    char log[400];
+    pid_t pid;
+    struct abci_client *cli;
+};
+
+static bool kvl_down(void *user)
+{
+    struct kvl *k = user;
+    return !abci_client_connected(k->cli, ABCI_CONN_CONSENSUS);
+}
+
+static void kvl_start(struct kvl *k)
+{
+    const char *argv[] = {k->bin, "--listen", k->addr, "--home", k->home, NULL};
+    k->pid = pxt_spawn(argv, k->log);
+    assert_true(k->pid > 0);
+    assert_int_equal(abci_client_wait_connected(k->cli, 20000), 0);
+}
+
+static void kvl_kill(struct kvl *k)
+{
+    assert_int_equal(pxt_stop(k->pid, SIGKILL, 10000, NULL), 0);
+    k->pid = 0;
+    assert_true(pxt_wait_until(kvl_down, k, 10000));
+}
+
+/* 24 heights against kvledger; the app is killed before block execution (the block is
+ * saved, FinalizeBlock fails: the handshake after its restart executes it), right after
+ * a height (the handshake finds all in step), and after a stored state is wiped from the
+ * app's view (its home removed: InitChain and a full replay). */
+static void kvledger_kill9(void **state)
+{
+    struct fx *f = *state;
+    struct kvl k;
+    memset(&k, 0, sizeof(k));
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    /* build-dir/test/unit/test_blockexec -> build-dir/apps/kvledger/kvledger */
+    snprintf(k.bin, sizeof(k.bin), "%s/../../apps/kvledger/kvledger", dirname(exe));
+    if (access(k.bin, X_OK) != 0) {
+        print_message("kvledger is not built (%s): ninja apps/kvledger/kvledger\n", k.bin);
+        skip();
+    }
+    snprintf(k.home, sizeof(k.home), "%s/kvhome", f->dir);
+    snprintf(k.addr, sizeof(k.addr), "ipc://%s/kvl.sock", f->dir);
+    snprintf(k.log, sizeof(k.log), "%s/kvledger.log", f->dir);
+    struct abci_client_config cc = {
+        .addr = k.addr, .timeout_ms = 20000, .reconnect_min_ms = 10, .reconnect_max_ms = 100};
+    assert_int_equal(abci_client_new(&cc, &k.cli), 0);
+    kvl_start(&k);
+    close_stores(f);
+    open_stores(f, "kvl");
+    f->bx.app = k.cli;
+    fresh_handshake(f);
+
+    int kills = 0;
+    for (int h = 1; h <= 24; h++) {
+        char tx[32];
+        snprintf(tx, sizeof(tx), "key%d=value%d", h % 5, h);
+        add_tx(f, tx);
+        struct built x;
+        assert_int_equal(build(f, &f->last_commit, &x), 0);
+        char why[256];
+        if (blockexec_validate(&f->bx, f->s, &x.b, proposer_of(f->s), f->now_ns, SEC, why,
+                               sizeof(why)) != 0)
+            fail_msg("validate at %d: %s", h, why);
+        struct commit seen;
+        sign_commit(&seen, &f->s->validators, (uint64_t)h, &x.id, f->now_ns);
+        if (h % 5 == 2) {
+            kvl_kill(&k);
+            kills++;
+            int err = blockexec_apply(&f->bx, f->s, &x.b, x.enc, x.len, &x.id, &seen, NULL);
+            assert_true(err == PX_ECLOSED || err == PX_ETIMEDOUT);
+            assert_int_equal(f->s->last_height, (uint64_t)h - 1);
+            kvl_start(&k);
+            fresh_handshake(f); /* finishes h */
+        } else {
+            assert_int_equal(blockexec_apply(&f->bx, f->s, &x.b, x.enc, x.len, &x.id, &seen, NULL),
+                             0);
+        }
+        assert_int_equal(f->s->last_height, (uint64_t)h);
+        if (h % 5 == 4) {
+            kvl_kill(&k);
+            kills++;
+            kvl_start(&k);
+            fresh_handshake(f);
+            assert_int_equal(f->s->last_height, (uint64_t)h);
+        }
+        if (h == 17) { /* the app's data lost: InitChain and replay of 1..17 */
+            kvl_kill(&k);
+            kills++;
+            assert_int_equal(pxt_rmtree(k.home), 0);
+            kvl_start(&k);
+            fresh_handshake(f);
+            assert_int_equal(f->s->last_height, (uint64_t)h);
+        }
+        commit_fini(&f->last_commit);
+        f->last_commit = seen;
+        built_fini(&x);
+    }
+    print_message("kvledger killed %d times over 24 heights\n", kills);
+    kvl_kill(&k);
+    abci_client_free(k.cli);
+    f->bx.app = f->cli;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -981,6 +1098,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(validator_update_at_h_plus_2, setup, teardown),
         cmocka_unit_test_setup_teardown(build_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(evidence_checked_and_passed_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(kvledger_kill9, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
