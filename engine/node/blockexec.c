@@ -1270,19 +1270,34 @@ static int load_block(struct blockexec *bx, uint64_t height, struct block *b, st
         px_log(PX_LOG_ERROR, MOD, "stored block does not decode", "height=%" PRIu64, height);
         return PX_ECORRUPT;
     }
-    /* the block id: its hash and the part set header of its encoding */
-    struct part_set ps;
-    err = part_set_from_data(&ps, enc, len);
     free(enc);
-    if (err) {
+    /* the block id as decided: the stored seen commit's, which must name this block */
+    uint8_t *cenc = NULL;
+    size_t clen = 0;
+    struct commit c;
+    if ((err = blockstore_load_commit(bx->bs, height, &cenc, &clen)) != 0) {
         block_fini(b);
         return err;
     }
-    id->parts = ps.header;
-    part_set_fini(&ps);
-    if ((err = block_hash(b, id->hash)) != 0) {
+    err = codec_commit_decode(cenc, clen, &c);
+    free(cenc);
+    if (err) {
+        block_fini(b);
+        px_log(PX_LOG_ERROR, MOD, "stored commit does not decode", "height=%" PRIu64, height);
+        return PX_ECORRUPT;
+    }
+    *id = c.block_id;
+    commit_fini(&c);
+    uint8_t bh[HEADER_HASH_SIZE];
+    if ((err = block_hash(b, bh)) != 0) {
         block_fini(b);
         return err;
+    }
+    if (memcmp(bh, id->hash, HEADER_HASH_SIZE) != 0 || !block_id_is_complete(id)) {
+        block_fini(b);
+        px_log(PX_LOG_ERROR, MOD, "stored commit is not for the stored block", "height=%" PRIu64,
+               height);
+        return PX_ECORRUPT;
     }
     return 0;
 }

@@ -713,6 +713,13 @@ static void handshake_app_behind(void **state)
     assert_int_equal(f->app.height, 6);
     assert_memory_equal(f->app.hash, want, 32);
 
+    /* an app at the right height with another hash */
+    f->app.hash[0] ^= 1;
+    char why0[256] = "";
+    assert_int_equal(blockexec_handshake(&f->bx, &f->g, f->s, why0, sizeof(why0)), PX_ESTATE);
+    assert_non_null(strstr(why0, "app's hash at height 6 differs"));
+    f->app.hash[0] ^= 1;
+
     /* a non-deterministic app: the replayed hash differs */
     kv_rewind(&f->app, 3);
     f->app.salt = true;
