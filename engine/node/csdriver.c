@@ -412,6 +412,19 @@ static void send_proposal(struct csd *d, const struct proposal *p)
 
 /* ---- actions ------------------------------------------------------------------------- */
 
+/* One line per signature released, with a digest of what was signed: an operator (and the
+ * crash test) can check that one (height, round, step) was never signed two ways. */
+static void log_signature(const char *what, uint64_t height, int32_t round, const uint8_t *sb,
+                          size_t len)
+{
+    uint8_t h[32];
+    crypto_hash_sha256(h, sb, len);
+    char hx[17];
+    hex8(hx, h);
+    PX_INFO(MOD, "signed", "what=%s height=%llu round=%d sign_bytes=%s", what,
+            (unsigned long long)height, round, hx);
+}
+
 static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
 {
     if (!d->pv)
@@ -431,6 +444,7 @@ static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
         return;
     }
     d->stats.signed_votes++;
+    log_signature(vote_type_name(v.type), v.height, v.round, sb, sl);
     struct cs_input in = {.type = CS_INPUT_OWN_VOTE};
     in.u.vote = v;
     remember_vote(d, &v);
@@ -455,6 +469,7 @@ static void do_sign_proposal(struct csd *d, const struct proposal *unsigned_p)
         return;
     }
     d->stats.signed_proposals++;
+    log_signature("proposal", p.height, p.round, sb, sl);
     struct cround *r = round_get(d, p.round, true);
     if (r) {
         r->proposal = p;
