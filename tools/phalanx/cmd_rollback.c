@@ -245,10 +245,10 @@ int cmd_rollback(int argc, char **argv)
             goto out;
         }
     }
-    if (hard && base == top) {
-        fail("block %" PRIu64 " is the only block kept; --hard would empty the block store. "
-             "Nothing changed.",
-             top);
+    if (hard && base == top && target > genesis_h) {
+        fail("block %" PRIu64 " is the only block kept (the store was pruned); --hard would "
+             "leave no block for height %" PRIu64 ". Nothing changed.",
+             top, target);
         goto out;
     }
 
