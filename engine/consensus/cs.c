@@ -32,6 +32,8 @@
  *   - valid(v) is "the block's content is complete and the shell said it is valid"; the
  *     lock (L36) and the decision (L49) need that, not the proposal message itself (as
  *     CometBFT, which commits a block it fetched without its proposal).
+ *   - validValue/validRound also follow a POL of an earlier round r' > validRound seen
+ *     late (the paper updates them for the current round only).
  *   - the proposer of round r is a copy of the height's set advanced by r (one call of
  *     validator_set_increment_proposer_priority), independent of the path of rounds.
  *   - rounds are tracked in CS_ROUND_SLOTS slots; when all are used, the slot with the
@@ -802,6 +804,21 @@ static bool apply_one_rule(struct cs *cs)
         cs->valid_value = maj;
         cs->valid_round = cs->round;
         return true;
+    }
+    /* Valid value from an earlier round (as the paper's L36 does for the current one): a
+     * POL for a valid block in a round after validRound, seen late. Only what we would
+     * propose changes (receivers check the POL), so safety is untouched; it spares the
+     * wait for the one locked proposer to come round again. */
+    for (int i = 0; i < CS_ROUND_SLOTS; i++) {
+        const struct cs_round_slot *s = &cs->slots[i];
+        struct block_id pol;
+        if (s->round > cs->valid_round && s->round < cs->round &&
+            voteset_has_two_thirds_majority(&s->prevotes, &pol) && !block_id_is_nil(&pol) &&
+            block_valid(cs, &pol)) {
+            cs->valid_value = pol;
+            cs->valid_round = s->round;
+            return true;
+        }
     }
     /* L44: 2/3+ prevotes for nil: precommit nil. */
     if (cs->step == CS_STEP_PREVOTE && prevote_maj && block_id_is_nil(&maj)) {

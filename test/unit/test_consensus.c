@@ -412,6 +412,33 @@ static void pol_unlocks(void **state)
     cs_free(cs);
 }
 
+/* A POL of an earlier round seen late becomes our valid value: we propose it. */
+static void late_pol_becomes_valid_value(void **state)
+{
+    (void)state;
+    struct cs *cs = core(3); /* D proposes round 3 */
+    start(cs, 1);
+    vote(cs, 0, VOTE_TYPE_PREVOTE, 1, 2, 0);
+    vote(cs, 1, VOTE_TYPE_PREVOTE, 1, 2, 0); /* others are in round 2: skip there */
+    assert_int_equal(cs_round(cs), 2);
+    proposal(cs, 1, 1, 1, -1, 8); /* round 1 (B), seen late */
+    block(cs, 1, 8, true);
+    vote(cs, 0, VOTE_TYPE_PREVOTE, 1, 1, 8);
+    vote(cs, 1, VOTE_TYPE_PREVOTE, 1, 1, 8);
+    assert_int_equal(cs_valid_round(cs), -1);
+    vote(cs, 2, VOTE_TYPE_PREVOTE, 1, 1, 8);
+    assert_int_equal(cs_valid_round(cs), 1);
+    assert_int_equal(cs_locked_round(cs), -1);
+    timeout(cs, 1, 2, CS_STEP_PRECOMMIT);
+    assert_int_equal(cs_round(cs), 3);
+    const struct cs_action *a = find(CS_ACTION_SIGN_PROPOSAL);
+    assert_non_null(a);
+    assert_int_equal(a->u.proposal.pol_round, 1);
+    struct block_id b8 = bid(8);
+    assert_true(block_id_equal(&a->u.proposal.block_id, &b8));
+    cs_free(cs);
+}
+
 static void round_skip_needs_one_third(void **state)
 {
     (void)state;
@@ -638,6 +665,7 @@ int main(void)
         cmocka_unit_test(timeouts_grow_and_rounds_advance),
         cmocka_unit_test(lock_and_pol),
         cmocka_unit_test(pol_unlocks),
+        cmocka_unit_test(late_pol_becomes_valid_value),
         cmocka_unit_test(round_skip_needs_one_third),
         cmocka_unit_test(equivocation_and_duplicates),
         cmocka_unit_test(bad_messages_dropped),
