@@ -694,7 +694,9 @@ static bool rule_proposal(struct cs *cs, struct cs_round_slot *cur)
     struct block_id nil;
     block_id_set_nil(&nil);
     bool locked_on_it = block_id_equal(&cs->locked_value, &p->block_id);
-    if (p->pol_round >= 0) {
+    /* Our own locked value needs no proof: prevoting it is what L22 would do (CometBFT
+     * does the same). Any other value with a POL round waits for the POL (L28). */
+    if (p->pol_round >= 0 && !locked_on_it) {
         const struct cs_round_slot *pol = slot_find(cs, p->pol_round);
         struct block_id maj;
         if (pol == NULL || !voteset_has_two_thirds_majority(&pol->prevotes, &maj) ||

@@ -412,6 +412,37 @@ static void pol_unlocks(void **state)
     cs_free(cs);
 }
 
+/* Our locked value proposed again with a POL round we never saw: prevote it at once. */
+static void locked_value_needs_no_pol(void **state)
+{
+    (void)state;
+    struct cs *cs = core(3);
+    start(cs, 1);
+    proposal(cs, 0, 1, 0, -1, 7);
+    block(cs, 1, 7, true);
+    sign_back(cs, VOTE_TYPE_PREVOTE, 7);
+    vote(cs, 0, VOTE_TYPE_PREVOTE, 1, 0, 7);
+    vote(cs, 1, VOTE_TYPE_PREVOTE, 1, 0, 7);
+    sign_back(cs, VOTE_TYPE_PRECOMMIT, 7);
+    vote(cs, 0, VOTE_TYPE_PREVOTE, 1, 2, 0);
+    vote(cs, 1, VOTE_TYPE_PREVOTE, 1, 2, 0);
+    assert_int_equal(cs_round(cs), 2);
+    proposal(cs, 2, 1, 2, 1, 7);
+    sign_back(cs, VOTE_TYPE_PREVOTE, 7);
+    /* Another value with an unseen POL round waits (then the timeout says nil). */
+    struct cs *other = core(3);
+    start(other, 1);
+    vote(other, 0, VOTE_TYPE_PREVOTE, 1, 2, 0);
+    vote(other, 1, VOTE_TYPE_PREVOTE, 1, 2, 0);
+    proposal(other, 2, 1, 2, 1, 7);
+    block(other, 1, 7, true);
+    assert_null(find(CS_ACTION_SIGN_VOTE));
+    timeout(other, 1, 2, CS_STEP_PROPOSE);
+    sign_back(other, VOTE_TYPE_PREVOTE, 0);
+    cs_free(cs);
+    cs_free(other);
+}
+
 /* A POL of an earlier round seen late becomes our valid value: we propose it. */
 static void late_pol_becomes_valid_value(void **state)
 {
@@ -665,6 +696,7 @@ int main(void)
         cmocka_unit_test(timeouts_grow_and_rounds_advance),
         cmocka_unit_test(lock_and_pol),
         cmocka_unit_test(pol_unlocks),
+        cmocka_unit_test(locked_value_needs_no_pol),
         cmocka_unit_test(late_pol_becomes_valid_value),
         cmocka_unit_test(round_skip_needs_one_third),
         cmocka_unit_test(equivocation_and_duplicates),
