@@ -25,5 +25,6 @@ int cmd_inspect_wal(int argc, char **argv);
 int cmd_abci_test(int argc, char **argv);
 int cmd_testnet(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ const struct phalanx_command phalanx_commands[] = {
     {"testnet", "create the homes of a local N-validator network on 127.0.0.1", cmd_testnet},
     {"rollback", "move a stopped node's state back one height (--hard: its block too)",
      cmd_rollback},
+    {"load", "open-loop load generator: send txs at a rate, report commits and latency", cmd_load},
     {NULL, NULL, NULL},
 };
 
