@@ -636,6 +636,40 @@ static void start_height_errors(void **state)
     assert_int_equal(cs_new(&cfg, &a, &cs), PX_EINVAL);
 }
 
+/* A fresh core (restart) starts at a height with the last commit given by the shell. */
+static void fresh_start_with_last_commit(void **state)
+{
+    (void)state;
+    struct cs *cs = core(0);
+    struct vote lc[3] = {mkvote(0, VOTE_TYPE_PRECOMMIT, 4, 2, 7),
+                         mkvote(1, VOTE_TYPE_PRECOMMIT, 4, 2, 7),
+                         mkvote(3, VOTE_TYPE_PRECOMMIT, 4, 2, 7)};
+    struct cs_input in = {.type = CS_INPUT_START_HEIGHT};
+    in.u.start.height = 5;
+    in.u.start.vals = &vals;
+    in.u.start.last_vals = &vals;
+    in.u.start.last_commit = lc;
+    in.u.start.last_commit_count = 3;
+    lc[2].round = 1; /* votes of different rounds are not a commit */
+    in.now_ns = ++t;
+    assert_int_equal(cs_step(cs, &in, &out), PX_EINVAL);
+    assert_int_equal(cs_get_step(cs), CS_STEP_INIT);
+    lc[2].round = 2;
+    run(cs, &in);
+    const struct cs_action *a = find(CS_ACTION_BUILD_PROPOSAL);
+    assert_non_null(a);
+    assert_int_equal(a->u.build.height, 5);
+    assert_int_equal(out.commit_height, 4);
+    assert_int_equal(out.commit_round, 2);
+    assert_int_equal(out.commit_count, 3);
+    /* The late fourth precommit of height 4 joins the last commit. */
+    vote(cs, 2, VOTE_TYPE_PRECOMMIT, 4, 2, 7);
+    assert_int_equal(out.n_actions, 0);
+    vote(cs, 2, VOTE_TYPE_PREVOTE, 4, 2, 7);
+    assert_true(drop_reason_is(CS_DROP_WRONG_HEIGHT));
+    cs_free(cs);
+}
+
 /* Two cores fed the same inputs give the same outputs, byte for byte. */
 static void deterministic(void **state)
 {
@@ -704,6 +738,7 @@ int main(void)
         cmocka_unit_test(round_slots_bounded),
         cmocka_unit_test(commit_received_whole),
         cmocka_unit_test(start_height_errors),
+        cmocka_unit_test(fresh_start_with_last_commit),
         cmocka_unit_test(deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
