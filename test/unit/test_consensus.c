@@ -670,6 +670,106 @@ static void fresh_start_with_last_commit(void **state)
     cs_free(cs);
 }
 
+static uint64_t rnd_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state = rnd_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rnd_state >> 33) % n;
+}
+
+/* Random inputs of every kind, well formed or not: the core never fails a check of its
+ * own (the invariants are asserted after every step), never returns an error for a
+ * peer's message, and keeps deciding heights. */
+static void random_inputs(void **state)
+{
+    (void)state;
+    for (int own = 0; own < 4; own++) {
+        struct cs *cs = core(own);
+        rnd_state = 0x9e3779b97f4a7c15ull + (uint64_t)own;
+        start(cs, 1);
+        uint64_t decided = 0;
+        for (int k = 0; k < 20000; k++) {
+            uint64_t h = cs_height(cs);
+            /* Mostly the current round, height and two blocks, so that heights decide;
+             * sometimes anything. */
+            int32_t r = cs_round(cs) + (rnd(10) == 0 ? 1 : 0) - (rnd(10) == 0 ? 1 : 0);
+            uint8_t tag = rnd(6) == 0 ? (uint8_t)rnd(4) : (uint8_t)(1 + rnd(2));
+            struct cs_input in;
+            memset(&in, 0, sizeof(in));
+            switch (rnd(8)) {
+            case 0:
+            case 1:
+            case 2: {
+                in.type = rnd(10) == 0 ? CS_INPUT_OWN_VOTE : CS_INPUT_VOTE;
+                int idx = (int)rnd(5); /* 4 is out of the set */
+                in.u.vote =
+                    mkvote(idx < 4 ? idx : 0, (enum vote_type)(rnd(20) == 0 ? 3 : 1 + rnd(2)),
+                           rnd(10) == 0 ? h + rnd(3) - 1 : h, r, tag);
+                in.u.vote.validator_index = idx;
+                break;
+            }
+            case 3:
+                in.type = CS_INPUT_PROPOSAL;
+                in.u.proposal.proposal.height = h;
+                in.u.proposal.proposal.round = r;
+                in.u.proposal.proposal.pol_round = (int32_t)rnd(3) - 1;
+                in.u.proposal.proposal.block_id = bid(tag ? tag : 1);
+                in.u.proposal.validator_index =
+                    rnd(2) ? cs_proposer(cs, r < 0 ? 0 : r) : (int32_t)rnd(4);
+                break;
+            case 4:
+                in.type = CS_INPUT_BLOCK_COMPLETE;
+                in.u.block.height = h;
+                in.u.block.block_id = bid(tag);
+                break;
+            case 5:
+                in.type = CS_INPUT_BLOCK_VALIDATED;
+                in.u.validated.height = h;
+                in.u.validated.block_id = bid(tag);
+                in.u.validated.valid = rnd(4) != 0;
+                break;
+            case 6:
+                in.type = CS_INPUT_TIMEOUT;
+                in.u.timeout.height = h - rnd(2);
+                in.u.timeout.round = r;
+                in.u.timeout.step = (enum cs_step)(2 + rnd(4));
+                break;
+            default:
+                in.type = CS_INPUT_PROPOSAL_BUILT;
+                in.u.built.height = h;
+                in.u.built.round = cs_round(cs);
+                in.u.built.block_id = bid(tag);
+                break;
+            }
+            run(cs, &in);
+            for (;;) {
+                const struct cs_action *d = find(CS_ACTION_DECIDE);
+                if (d != NULL) {
+                    int32_t dr = d->u.decide.round;
+                    decided++;
+                    start(cs, h + 1);
+                    timeout(cs, h, dr, CS_STEP_COMMIT);
+                    assert_int_equal(cs_get_step(cs), CS_STEP_PROPOSE);
+                }
+                const struct cs_action *sv = find(CS_ACTION_SIGN_VOTE);
+                if (sv == NULL) {
+                    break;
+                }
+                struct cs_input o = {.type = CS_INPUT_OWN_VOTE};
+                o.u.vote = sv->u.vote;
+                run(cs, &o);
+                h = cs_height(cs);
+            }
+        }
+        print_message("own %d: %llu heights decided, at h=%llu r=%d %s locked %d valid %d\n", own,
+                      (unsigned long long)decided, (unsigned long long)cs_height(cs), cs_round(cs),
+                      cs_step_name(cs_get_step(cs)), cs_locked_round(cs), cs_valid_round(cs));
+        assert_true(decided > 10);
+        cs_free(cs);
+    }
+}
+
 /* Two cores fed the same inputs give the same outputs, byte for byte. */
 static void deterministic(void **state)
 {
@@ -739,6 +839,7 @@ int main(void)
         cmocka_unit_test(commit_received_whole),
         cmocka_unit_test(start_height_errors),
         cmocka_unit_test(fresh_start_with_last_commit),
+        cmocka_unit_test(random_inputs),
         cmocka_unit_test(deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
