@@ -2,7 +2,7 @@
  * phalanx-sim: command line of the deterministic consensus simulator (sim.h). Runs one
  * seed or a range, prints the seed and options first, a line per failing seed with the
  * command that replays it, and the rate in seeds/s and heights/s.
- * Exit status: 0 no violation, 1 a violation (expected with --control), 2 bad usage.
+ * Exit status: 0 no violation, 1 a violation, 2 bad usage; --expect-violation swaps 0 and 1.
  * The wall clock is read only to report rates; it never influences a run.
  */
 #include <getopt.h>
@@ -41,6 +41,11 @@ static void usage(FILE *f)
                "  --round-bound R       rounds allowed after GST (default byzantine + 4)\n"
                "  --control             Byzantine power >= 1/3 (colluders): a violation MUST be\n"
                "                        reported; proves the checker can fail\n"
+               "  --sabotage KIND       break the honest side on purpose, to prove a check can\n"
+               "                        fail: double-sign | no-evidence | invalid-blocks |\n"
+               "                        silence (a violation MUST be reported)\n"
+               "  --expect-violation    invert the exit status: 0 only if some seed reported a\n"
+               "                        violation (for --control and --sabotage in tests)\n"
                "  --stop                stop at the first failing seed\n"
                "  --check-replay        run every seed twice; outputs must match byte for byte\n"
                "  --trace LEVEL         1: decisions, 2: every step\n"
@@ -81,12 +86,16 @@ static double now_s(void)
 
 static void describe(const struct sim_opts *o, char *buf, size_t cap)
 {
-    char kind[64] = "", bound[32] = "";
+    char kind[64] = "", bound[80] = "";
     if (!o->control) {
         snprintf(kind, sizeof(kind), " --byz-kind %s", sim_byz_kind_name(o->byz_kind));
     }
     if (o->round_bound) {
         snprintf(bound, sizeof(bound), " --round-bound %u", o->round_bound);
+    }
+    if (o->sabotage != SIM_SABOTAGE_NONE) {
+        size_t l = strlen(bound);
+        snprintf(bound + l, sizeof(bound) - l, " --sabotage %s", sim_sabotage_name(o->sabotage));
     }
     snprintf(buf, cap,
              "--validators %u --byzantine %u%s%s --heights %u --loss %g --dup %g --reorder %g "
@@ -103,7 +112,7 @@ int main(int argc, char **argv)
     struct sim_opts o;
     sim_opts_default(&o);
     uint64_t seed_lo = 1, seed_hi = 1;
-    bool quiet = false, stop = false, check_replay = false;
+    bool quiet = false, stop = false, check_replay = false, expect = false;
     enum {
         OPT_SEED = 256,
         OPT_SEEDS,
@@ -126,6 +135,8 @@ int main(int argc, char **argv)
         OPT_QUIET,
         OPT_HELP,
         OPT_REPLAY,
+        OPT_SABOTAGE,
+        OPT_EXPECT,
     };
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, OPT_SEED},
@@ -149,6 +160,8 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {"check-replay", no_argument, NULL, OPT_REPLAY},
+        {"sabotage", required_argument, NULL, OPT_SABOTAGE},
+        {"expect-violation", no_argument, NULL, OPT_EXPECT},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -239,6 +252,15 @@ int main(int argc, char **argv)
         case OPT_REPLAY:
             check_replay = true;
             break;
+        case OPT_EXPECT:
+            expect = true;
+            break;
+        case OPT_SABOTAGE: {
+            int k = sim_sabotage_parse(optarg);
+            bad = k < 0;
+            o.sabotage = (enum sim_sabotage)(k < 0 ? 0 : k);
+            break;
+        }
         case OPT_HELP:
         case 'h':
             usage(stdout);
@@ -333,6 +355,11 @@ int main(int argc, char **argv)
                                                              ? "violation reported, as it must be"
                                                              : "NO violation found: the checker "
                                                                "could not fail");
+    }
+    if (expect) {
+        printf("expected a violation: %s\n",
+               failed ? "reported (ok)" : "NONE (the checks could not fail)");
+        return failed ? 0 : 1;
     }
     return failed ? 1 : 0;
 }

@@ -301,6 +301,25 @@ int sim_byz_kind_parse(const char *s)
     return -1;
 }
 
+static const char *const sabotage_names[SIM_SABOTAGE_KINDS] = {
+    "none", "double-sign", "no-evidence", "invalid-blocks", "silence",
+};
+
+const char *sim_sabotage_name(enum sim_sabotage k)
+{
+    return (unsigned)k < SIM_SABOTAGE_KINDS ? sabotage_names[k] : "unknown";
+}
+
+int sim_sabotage_parse(const char *s)
+{
+    for (int i = 0; i < SIM_SABOTAGE_KINDS; i++) {
+        if (strcmp(s, sabotage_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 void sim_opts_default(struct sim_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -619,6 +638,9 @@ static void send(struct sim *s, uint32_t from, uint32_t to, const struct msg *m)
     if (!s->gst_passed && s->nodes[from].group != s->nodes[to].group) {
         return;
     }
+    if (s->gst_passed && s->o->sabotage == SIM_SABOTAGE_SILENCE) {
+        return;
+    }
     if (sim_rng_chance(&s->rng, s->o->loss)) {
         return;
     }
@@ -684,9 +706,9 @@ static void check_sign(struct sim *s, uint32_t i, uint64_t h, int32_t r, uint32_
     uint64_t t = tag_of(id);
     if (found && *v != t) {
         violation(s,
-                  "honest double-sign: node %u signed two different %s at height %llu "
+                  "honest double-sign: node %u signed two different %ss at height %llu "
                   "round %d",
-                  i, type == 3 ? "proposals" : vote_type_name((int)type), (unsigned long long)h, r);
+                  i, type == 3 ? "proposal" : vote_type_name((int)type), (unsigned long long)h, r);
         return;
     }
     *v = t;
@@ -931,6 +953,10 @@ static void act_sign_vote(struct sim *s, uint32_t i, const struct vote *v0)
         }
     }
     check_sign(s, i, v0->height, v0->round, (uint32_t)v0->type, &v0->block_id);
+    if (s->o->sabotage == SIM_SABOTAGE_DOUBLE_SIGN && !nd->byz) {
+        struct block_id other = unknown_block(s);
+        check_sign(s, i, v0->height, v0->round, (uint32_t)v0->type, &other);
+    }
     if (s->o->trace >= 1) {
         char b[16];
         fmt_id(b, &m.u.vote.block_id);
@@ -1045,6 +1071,9 @@ static void process_actions(struct sim *s, uint32_t i)
             break;
         case CS_ACTION_EVIDENCE: {
             const struct vote *v = &a->u.evidence.a;
+            if (s->o->sabotage == SIM_SABOTAGE_NO_EVIDENCE && !nd->byz) {
+                break;
+            }
             s->res->evidence++;
             if (!nd->byz && !s->nodes[v->validator_index].byz) {
                 violation(s, "node %u reported evidence against honest validator %d", i,
@@ -1062,7 +1091,9 @@ static void process_actions(struct sim *s, uint32_t i)
             act_decide(s, i, a);
             break;
         case CS_ACTION_BUILD_PROPOSAL: {
-            bool valid = !(nd->byz && nd->kind == SIM_BYZ_GARBAGE && sim_rng_chance(&s->rng, 0.5));
+            bool valid =
+                !(nd->byz && nd->kind == SIM_BYZ_GARBAGE && sim_rng_chance(&s->rng, 0.5)) &&
+                s->o->sabotage != SIM_SABOTAGE_INVALID;
             e.kind = EV_BUILT;
             e.u.app.height = a->u.build.height;
             e.u.app.round = a->u.build.round;
@@ -1076,6 +1107,9 @@ static void process_actions(struct sim *s, uint32_t i)
             e.u.app.height = a->u.validate.height;
             e.u.app.id = a->u.validate.block_id;
             e.u.app.valid = b != NULL && b->valid && b->height == a->u.validate.height;
+            if (s->o->sabotage == SIM_SABOTAGE_INVALID) {
+                e.u.app.valid = true; /* an app that accepts anything */
+            }
             push(s, s->now_ns + SIM_APP_DELAY_MS * MS_NS, &e);
             break;
         }

@@ -27,6 +27,16 @@ enum sim_byz_kind {
     SIM_BYZ_KINDS,
 };
 
+/* Deliberate faults of the honest side, to prove each check can fail. */
+enum sim_sabotage {
+    SIM_SABOTAGE_NONE = 0,
+    SIM_SABOTAGE_DOUBLE_SIGN, /* an honest shell also signs a conflicting vote */
+    SIM_SABOTAGE_NO_EVIDENCE, /* honest shells lose the core's evidence outputs */
+    SIM_SABOTAGE_INVALID,     /* proposers build invalid blocks and every app accepts them */
+    SIM_SABOTAGE_SILENCE,     /* the network delivers nothing after GST */
+    SIM_SABOTAGE_KINDS,
+};
+
 enum sim_delay_dist {
     SIM_DELAY_UNIFORM = 0,
     SIM_DELAY_EXP,
@@ -48,7 +58,8 @@ struct sim_opts {
     uint32_t gossip_ms;                  /* resend interval of each honest node */
     uint32_t round_bound; /* rounds allowed after GST beyond the highest round then */
     bool control;         /* expect a violation (Byzantine power >= 1/3) */
-    int trace;            /* 0 quiet, 1 decisions, 2 every step */
+    enum sim_sabotage sabotage;
+    int trace; /* 0 quiet, 1 decisions, 2 every step */
 };
 
 struct sim_result {
@@ -69,6 +80,9 @@ void sim_opts_default(struct sim_opts *o);
 const char *sim_byz_kind_name(enum sim_byz_kind k);
 /* Parse a kind name; -1 if unknown. */
 int sim_byz_kind_parse(const char *s);
+const char *sim_sabotage_name(enum sim_sabotage k);
+/* Parse a sabotage name; -1 if unknown. */
+int sim_sabotage_parse(const char *s);
 /* Check the options; on error write a sentence to err and return -1. */
 int sim_opts_check(const struct sim_opts *o, char *err, unsigned long cap);
 /* Run one seed. Returns 0 (see res->violation) or -1 on an internal error (printed). */
