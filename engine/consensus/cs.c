@@ -131,6 +131,14 @@ struct cs {
     struct skip_entry *skip_scratch;
     bool skip_dirty;
 
+    /* Timeouts scheduled, one per kind (PROPOSE, PREVOTE, PRECOMMIT, COMMIT). */
+    struct {
+        bool set;
+        uint64_t height;
+        int32_t round;
+        uint64_t deadline_ns;
+    } timer[4];
+
     /* The step being taken. */
     struct cs_output *out;
     uint64_t now_ns;
@@ -354,6 +362,14 @@ static void schedule(struct cs *cs, int32_t round, enum cs_step step)
         ms = c->timeout_commit_ms;
         break;
     }
+    int k = step == CS_STEP_PROPOSE     ? 0
+            : step == CS_STEP_PREVOTE   ? 1
+            : step == CS_STEP_PRECOMMIT ? 2
+                                        : 3;
+    cs->timer[k].set = true;
+    cs->timer[k].height = cs->height;
+    cs->timer[k].round = round;
+    cs->timer[k].deadline_ns = cs->now_ns + (uint64_t)ms * 1000000u;
     struct cs_action *a = emit(cs, CS_ACTION_SCHEDULE_TIMEOUT);
     if (a != NULL) {
         a->u.timeout.height = cs->height;
@@ -1329,6 +1345,36 @@ int cs_step(struct cs *cs, const struct cs_input *in, struct cs_output *out)
     cs->out = NULL;
     cs->in_step = false;
     return rc;
+}
+
+bool cs_next_deadline(const struct cs *cs, uint64_t *deadline_ns, uint64_t *height, int32_t *round,
+                      enum cs_step *step)
+{
+    static const enum cs_step steps[4] = {CS_STEP_PROPOSE, CS_STEP_PREVOTE, CS_STEP_PRECOMMIT,
+                                          CS_STEP_COMMIT};
+    bool found = false;
+    for (int k = 0; k < 4; k++) {
+        bool live = false;
+        if (!cs->timer[k].set) {
+            continue;
+        }
+        if (k < 3) {
+            live = cs->timer[k].height == cs->height && cs->timer[k].round == cs->round &&
+                   (k == 2 ? in_round(cs) : cs->step == steps[k]);
+        } else {
+            live = !cs->commit_timeout_fired &&
+                   ((cs->step == CS_STEP_COMMIT && cs->timer[k].height == cs->height) ||
+                    (cs->step == CS_STEP_NEW_HEIGHT && cs->timer[k].height + 1 == cs->height));
+        }
+        if (live && (!found || cs->timer[k].deadline_ns < *deadline_ns)) {
+            found = true;
+            *deadline_ns = cs->timer[k].deadline_ns;
+            *height = cs->timer[k].height;
+            *round = cs->timer[k].round;
+            *step = steps[k];
+        }
+    }
+    return found;
 }
 
 uint64_t cs_height(const struct cs *cs)

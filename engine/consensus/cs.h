@@ -220,6 +220,12 @@ void cs_free(struct cs *cs);
  * max_validators), PX_EINVAL (unknown input type). On error the state is unchanged. */
 int cs_step(struct cs *cs, const struct cs_input *in, struct cs_output *out);
 
+/* The timeout the core is waiting for now, if any: the earliest scheduled timeout that
+ * would still change something (a shell may keep one timer and ask after every step,
+ * instead of keeping every CS_ACTION_SCHEDULE_TIMEOUT). False if none. */
+bool cs_next_deadline(const struct cs *cs, uint64_t *deadline_ns, uint64_t *height, int32_t *round,
+                      enum cs_step *step);
+
 /* Read-only views for the shell, metrics and tests. */
 uint64_t cs_height(const struct cs *cs);
 int32_t cs_round(const struct cs *cs);

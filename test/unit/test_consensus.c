@@ -175,6 +175,17 @@ static bool drop_reason_is(enum cs_drop_reason r)
     return a != NULL && a->u.drop.reason == r;
 }
 
+static void next_deadline_follows_the_step(struct cs *cs, enum cs_step want, int32_t round)
+{
+    uint64_t d = 0, h = 0;
+    int32_t r = -1;
+    enum cs_step st = CS_STEP_INIT;
+    assert_true(cs_next_deadline(cs, &d, &h, &r, &st));
+    assert_int_equal(st, want);
+    assert_int_equal(r, round);
+    assert_true(d > 0);
+}
+
 /* ------------------------------------------------------------------------------------- */
 
 static void happy_path_as_validator(void **state)
@@ -214,13 +225,16 @@ static void happy_path_as_validator(void **state)
     a = find(CS_ACTION_SCHEDULE_TIMEOUT);
     assert_non_null(a);
     assert_int_equal(a->u.timeout.step, CS_STEP_COMMIT);
+    next_deadline_follows_the_step(cs, CS_STEP_COMMIT, 0);
     /* A late precommit still counts (for the last commit); the next height waits for the
      * commit timeout. */
     vote(cs, 2, VOTE_TYPE_PRECOMMIT, 1, 0, 7);
     assert_int_equal(out.n_actions, 0);
     start(cs, 2);
     assert_int_equal(cs_get_step(cs), CS_STEP_NEW_HEIGHT);
+    next_deadline_follows_the_step(cs, CS_STEP_COMMIT, 0);
     timeout(cs, 1, 0, CS_STEP_COMMIT);
+    next_deadline_follows_the_step(cs, CS_STEP_PROPOSE, 0);
     assert_int_equal(cs_get_step(cs), CS_STEP_PROPOSE);
     assert_int_equal(cs_height(cs), 2);
     /* At height 2 the set moved on: B proposes round 0 there (the shell advanced it). */
@@ -295,8 +309,14 @@ static void timeouts_grow_and_rounds_advance(void **state)
 {
     (void)state;
     struct cs *cs = core(1);
+    uint64_t d, h;
+    int32_t r;
+    enum cs_step st;
+    assert_false(cs_next_deadline(cs, &d, &h, &r, &st));
     start(cs, 1);
+    next_deadline_follows_the_step(cs, CS_STEP_PROPOSE, 0);
     timeout(cs, 1, 0, CS_STEP_PROPOSE);
+    assert_false(cs_next_deadline(cs, &d, &h, &r, &st)); /* prevoting: nothing to wait for */
     sign_back(cs, VOTE_TYPE_PREVOTE, 0);
     vote(cs, 0, VOTE_TYPE_PREVOTE, 1, 0, 7);
     vote(cs, 2, VOTE_TYPE_PREVOTE, 1, 0, 0); /* 2/3+ of any kind, no majority */
@@ -304,6 +324,7 @@ static void timeouts_grow_and_rounds_advance(void **state)
     assert_non_null(a);
     assert_int_equal(a->u.timeout.step, CS_STEP_PREVOTE);
     assert_int_equal(a->u.timeout.duration_ms, 50);
+    next_deadline_follows_the_step(cs, CS_STEP_PREVOTE, 0);
     timeout(cs, 1, 0, CS_STEP_PREVOTE);
     sign_back(cs, VOTE_TYPE_PRECOMMIT, 0);
     vote(cs, 0, VOTE_TYPE_PRECOMMIT, 1, 0, 0);
@@ -311,6 +332,7 @@ static void timeouts_grow_and_rounds_advance(void **state)
     a = find(CS_ACTION_SCHEDULE_TIMEOUT);
     assert_non_null(a);
     assert_int_equal(a->u.timeout.step, CS_STEP_PRECOMMIT);
+    next_deadline_follows_the_step(cs, CS_STEP_PRECOMMIT, 0);
     timeout(cs, 1, 0, CS_STEP_PROPOSE); /* stale: we left that step */
     assert_true(drop_reason_is(CS_DROP_STALE));
     timeout(cs, 1, 0, CS_STEP_PRECOMMIT);
