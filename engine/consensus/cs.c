@@ -34,6 +34,9 @@
  *     CometBFT, which commits a block it fetched without its proposal).
  *   - validValue/validRound also follow a POL of an earlier round r' > validRound seen
  *     late (the paper updates them for the current round only).
+ *   - a proposal of our locked value is prevoted without waiting for its POL round's
+ *     prevotes (L28 would wait; CometBFT does not).
+ *   - a validator's second, conflicting vote counts for its block too (see voteset.h).
  *   - the proposer of round r is a copy of the height's set advanced by r (one call of
  *     validator_set_increment_proposer_priority), independent of the path of rounds.
  *   - rounds are tracked in CS_ROUND_SLOTS slots; when all are used, the slot with the
