@@ -104,6 +104,11 @@ struct csd {
     int32_t build_commit_round;
     struct block_id build_commit_id;
 
+    /* a validation the app could not answer (it was away): asked again on TIMER_RETRY */
+    bool retry_validate;
+    uint64_t retry_validate_height;
+    struct block_id retry_validate_id;
+
     struct evidence evidence[MAX_EVIDENCE];
     size_t n_evidence;
 
@@ -575,8 +580,13 @@ static void do_validate(struct csd *d, uint64_t height, const struct block_id *i
     int err = blockexec_validate(d->bx, d->st, &b->block, expected, d->wall, d->cfg.max_future_ns,
                                  why, sizeof(why));
     if (err && err != PX_EINVAL) {
-        PX_WARN(MOD, "cannot validate a block now", "height=%llu err=\"%s\"",
+        /* a local fault (the app is away), not a verdict: ask again later */
+        PX_WARN(MOD, "cannot validate a block now (will retry)", "height=%llu err=\"%s\"",
                 (unsigned long long)height, px_strerror(err));
+        d->retry_validate = true;
+        d->retry_validate_height = height;
+        d->retry_validate_id = *id;
+        timerq_add(&d->timers, d->mono + RETRY_MS * 1000000ull, TIMER_RETRY, 0, 0, 0);
         return;
     }
     if (err) {
@@ -1192,6 +1202,14 @@ int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
     while (timerq_pop_due(&d->timers, mono_ns, &it)) {
         if (it.kind == TIMER_RETRY) {
             try_apply(d);
+            if (d->retry_validate) {
+                d->retry_validate = false;
+                if (d->retry_validate_height == csd_height(d))
+                    do_validate(d, d->retry_validate_height, &d->retry_validate_id);
+            }
+            int err = run(d);
+            if (err)
+                return err;
             continue;
         }
         struct cs_input in = {.type = CS_INPUT_TIMEOUT};

@@ -25,8 +25,10 @@
 #include "px_clock.h"
 #include "px_error.h"
 #include "px_log.h"
+#include "rpc.h"
 #include "statestore.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,14 @@ struct node {
     struct cons_reactor *cr;
     struct mempool_reactor *mr;
     unsigned long app_connects;
+    /* RPC and metrics */
+    struct rpc *rpc;
+    struct metrics *metrics;
+    struct metrics_std ms;
+    pthread_mutex_t status_lock;
+    struct rpc_status status; /* guarded by status_lock: read by RPC threads */
+    uint64_t total_txs;
+    uint64_t last_block_time_ns;
 };
 
 /* ---- p2p callbacks (nng threads: enqueue only) --------------------------------------- */
@@ -137,16 +147,101 @@ static void hook_broadcast(uint8_t channel, const uint8_t *data, size_t len, voi
     p2p_broadcast(n->p2p, channel, data, len, NULL);
 }
 
+static void update_status(struct node *n)
+{
+    const struct chain_state *s = n->st;
+    struct rpc_status st;
+    memset(&st, 0, sizeof(st));
+    st.latest_height = s->last_height >= s->initial_height ? s->last_height : 0;
+    memcpy(st.latest_block_hash, s->last_block_id.hash, 32);
+    st.latest_app_hash_len = s->app_hash_len;
+    memcpy(st.latest_app_hash, s->app_hash, s->app_hash_len);
+    st.latest_block_time_ns = s->last_block_time_ns;
+    uint64_t base = 0, top = 0;
+    blockstore_range(n->bs, &base, &top);
+    st.earliest_height = base;
+    privval_address(n->pv, st.validator_address);
+    privval_pubkey(n->pv, st.validator_pub_key);
+    int32_t idx = validator_set_find(&s->validators, st.validator_address);
+    const struct validator *v = validator_set_get(&s->validators, idx);
+    st.is_validator = v != NULL;
+    st.voting_power = v ? v->voting_power : 0;
+    pthread_mutex_lock(&n->status_lock);
+    n->status = st;
+    pthread_mutex_unlock(&n->status_lock);
+}
+
+static void update_metrics(struct node *n)
+{
+    if (!n->metrics)
+        return;
+    struct mempool_stats ms;
+    mempool_stats(n->mp, &ms);
+    metrics_set(n->ms.mempool_size, NULL, ms.txs);
+    metrics_set(n->ms.mempool_size_bytes, NULL, (double)ms.bytes);
+    metrics_set(n->ms.mempool_failed_txs, NULL, (double)ms.failed_recheck);
+    metrics_set(n->ms.mempool_rejected_txs, NULL, (double)ms.rejected);
+    struct p2p_stats ps;
+    p2p_stats(n->p2p, &ps);
+    metrics_set(n->ms.peers, NULL, ps.peers);
+    for (size_t i = 0; i < ps.n_channels; i++) {
+        char ch[8];
+        snprintf(ch, sizeof(ch), "%#x", ps.channels[i].id);
+        metrics_set(n->ms.peer_receive_bytes, ch, (double)ps.channels[i].bytes_in);
+        metrics_set(n->ms.peer_send_bytes, ch, (double)ps.channels[i].bytes_out);
+    }
+    metrics_set(n->ms.height, NULL, (double)csd_height(n->csd));
+    metrics_set(n->ms.rounds, NULL, csd_round(n->csd));
+}
+
 static void hook_committed(const struct chain_state *s, const struct block *b,
                            const struct block_id *id, const struct blockexec_result *res,
                            void *user)
 {
-    (void)b;
     (void)id;
     (void)res;
     struct node *n = user;
     if (n->mr)
         mempool_reactor_committed(n->mr, s->last_height);
+    update_status(n);
+    n->total_txs += b->tx_count;
+    if (n->metrics) {
+        metrics_set(n->ms.num_txs, NULL, b->tx_count);
+        metrics_set(n->ms.total_txs, NULL, (double)n->total_txs);
+        metrics_set(n->ms.validators, NULL, s->validators.count);
+        metrics_set(n->ms.validators_power, NULL, (double)s->validators.total_voting_power);
+        if (n->last_block_time_ns && b->header.time_ns > n->last_block_time_ns)
+            metrics_observe(n->ms.block_interval_seconds, NULL,
+                            (double)(b->header.time_ns - n->last_block_time_ns) / 1e9);
+    }
+    n->last_block_time_ns = b->header.time_ns;
+    if (n->rpc)
+        rpc_publish_block(n->rpc, s->last_height);
+}
+
+/* ---- RPC callbacks (RPC threads) ----------------------------------------------------- */
+
+static int rpc_status_cb(struct rpc_status *out, void *user)
+{
+    struct node *n = user;
+    pthread_mutex_lock(&n->status_lock);
+    *out = n->status;
+    pthread_mutex_unlock(&n->status_lock);
+    return 0;
+}
+
+static int rpc_submit_cb(const uint8_t *tx, size_t len, struct rpc_tx_check *out, void *user)
+{
+    struct node *n = user;
+    struct mempool_submit_result r;
+    int err = mempool_reactor_submit(n->mr, tx, len, &r);
+    if (err)
+        return err;
+    memset(out, 0, sizeof(*out));
+    out->code = r.code;
+    out->gas_wanted = r.gas_wanted;
+    snprintf(out->log, sizeof(out->log), "%s", r.log);
+    return 0;
 }
 
 /* ---- start-up ------------------------------------------------------------------------ */
@@ -292,6 +387,61 @@ static int start_consensus(struct node *n)
     return 0;
 }
 
+static int start_rpc(struct node *n)
+{
+    const struct config_rpc *rc = &n->cfg.rpc;
+    const struct config_instrumentation *ic = &n->cfg.instrumentation;
+    if (ic->prometheus) {
+        if (metrics_new(ic->namespace_, &n->metrics) != 0 ||
+            metrics_std_register(n->metrics, &n->ms) != 0)
+            return fail("cannot set up metrics", NULL);
+    }
+    if (!rc->listen_addr[0] && !ic->prometheus)
+        return 0;
+    static char bs_path[PATH_CAP + 32], ss_path[PATH_CAP + 32], gen_path[PATH_CAP];
+    char dbdir[PATH_CAP];
+    path_in(n, n->cfg.storage.db_dir, dbdir);
+    snprintf(bs_path, sizeof(bs_path), "%s/blockstore.db", dbdir);
+    snprintf(ss_path, sizeof(ss_path), "%s/state.db", dbdir);
+    path_in(n, "config/genesis.json", gen_path);
+    static const char *cors[CONFIG_LIST_MAX + 1];
+    for (size_t i = 0; i < rc->cors_allowed_origins.n; i++)
+        cors[i] = rc->cors_allowed_origins.item[i];
+    cors[rc->cors_allowed_origins.n] = NULL;
+    struct rpc_env env;
+    memset(&env, 0, sizeof(env));
+    env.blockstore_path = bs_path;
+    env.statestore_path = ss_path;
+    env.genesis_path = gen_path;
+    env.node_id = p2p_id(n->p2p);
+    env.moniker = n->cfg.moniker;
+    env.chain_id = n->st->chain_id;
+    env.p2p_listen_addr = n->cfg.p2p.listen_addr;
+    env.rpc_listen_addr = rc->listen_addr;
+    env.metrics_listen_addr = ic->prometheus ? ic->prometheus_listen_addr : NULL;
+    env.cors_origins = cors;
+    env.max_body_bytes = rc->max_body_bytes;
+    env.max_open_connections = rc->max_open_connections;
+    env.max_subscription_clients = rc->max_subscription_clients;
+    env.max_subscriptions_per_client = rc->max_subscriptions_per_client;
+    env.timeout_broadcast_tx_commit_ms = rc->timeout_broadcast_tx_commit_ms;
+    env.unsafe = rc->unsafe;
+    env.metrics = n->metrics;
+    env.metrics_std = n->metrics ? &n->ms : NULL;
+    env.p2p = n->p2p;
+    env.mempool = n->mp;
+    env.user = n;
+    env.status = rpc_status_cb;
+    env.submit_tx = rpc_submit_cb;
+    rpc_env_use_abci(&env, n->app);
+    int err = rpc_new(&env, &n->rpc);
+    if (err)
+        return fail("cannot start the RPC server", px_strerror(err));
+    PX_INFO(MOD, "rpc listening", "rpc=%s metrics=%s", rc->listen_addr[0] ? rc->listen_addr : "off",
+            ic->prometheus ? ic->prometheus_listen_addr : "off");
+    return 0;
+}
+
 /* ---- the consensus thread ------------------------------------------------------------ */
 
 static void handle_event(struct node *n, struct evq_event *ev, uint64_t mono, uint64_t wall)
@@ -316,8 +466,12 @@ static void handle_event(struct node *n, struct evq_event *ev, uint64_t mono, ui
 static void check_app(struct node *n)
 {
     unsigned long c = abci_client_connects(n->app, ABCI_CONN_CONSENSUS);
-    if (c == n->app_connects || !abci_client_connected(n->app, ABCI_CONN_CONSENSUS))
+    if (c == n->app_connects)
         return;
+    /* the handshake uses the query connection too: wait until all of them are back */
+    for (int k = 0; k < ABCI_CONN_COUNT; k++)
+        if (!abci_client_connected(n->app, (enum abci_conn)k))
+            return;
     PX_WARN(MOD, "the app reconnected: running the handshake again", NULL);
     uint64_t before = n->st->last_height;
     if (handshake(n) == 0 && n->st->last_height != before)
@@ -328,7 +482,7 @@ static void check_app(struct node *n)
 static void run_loop(struct node *n)
 {
     const struct px_clock *clk = px_clock_system();
-    uint64_t next_gossip = 0;
+    uint64_t next_gossip = 0, next_metrics = 0;
     while (!stop_requested) {
         uint64_t mono = px_clock_mono_ns(clk);
         uint64_t deadline = csd_next_deadline(n->csd);
@@ -352,11 +506,16 @@ static void run_loop(struct node *n)
             cons_reactor_tick(n->cr, mono);
             next_gossip = mono + GOSSIP_TICK_NS;
         }
+        if (mono >= next_metrics) {
+            update_metrics(n);
+            next_metrics = mono + 1000000000ull;
+        }
     }
 }
 
 static void shutdown_node(struct node *n)
 {
+    rpc_free(n->rpc);
     if (n->p2p)
         p2p_stop(n->p2p);
     mempool_reactor_free(n->mr);
@@ -369,6 +528,8 @@ static void shutdown_node(struct node *n)
     statestore_close(n->ss);
     privval_free(n->pv);
     evq_free(n->q);
+    metrics_free(n->metrics);
+    pthread_mutex_destroy(&n->status_lock);
     genesis_fini(&n->genesis);
     ed25519_privkey_wipe(&n->node_key);
     free(n->st);
@@ -380,6 +541,7 @@ int node_run(const struct node_options *opts)
     if (!n)
         return fail("out of memory", NULL);
     snprintf(n->home, sizeof(n->home), "%s", opts->home);
+    pthread_mutex_init(&n->status_lock, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -413,6 +575,10 @@ int node_run(const struct node_options *opts)
         rc = start_network(n);
     if (rc == 0)
         rc = start_consensus(n);
+    if (rc == 0) {
+        update_status(n);
+        rc = start_rpc(n);
+    }
     if (rc == 0) {
         PX_INFO(MOD, "started", "chain=%s height=%llu validators=%u", n->st->chain_id,
                 (unsigned long long)n->st->last_height + 1, n->st->validators.count);
