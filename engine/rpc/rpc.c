@@ -29,6 +29,7 @@
 struct rpc_job {
     nng_aio *aio;
     nng_http_req *req;
+    nng_http_conn *conn;
     struct rpc_job *next;
 };
 
@@ -310,10 +311,15 @@ static void respond(struct rpc *r, nng_aio *aio, nng_http_req *req, uint16_t sta
     nng_aio_finish(aio, 0);
 }
 
-static void serve(struct rpc *r, nng_aio *aio, nng_http_req *req)
+static void serve(struct rpc *r, nng_aio *aio, nng_http_req *req, nng_http_conn *conn)
 {
     const char *method = nng_http_req_get_method(req);
     const char *uri = nng_http_req_get_uri(req);
+    if (strcmp(method, "GET") == 0 &&
+        (strcmp(uri, "/websocket") == 0 || strncmp(uri, "/websocket?", 11) == 0)) {
+        rpc_ws_upgrade(r, aio, req, conn);
+        return;
+    }
     char *out = NULL;
     int err;
     if (strcmp(method, "POST") == 0) {
@@ -358,7 +364,7 @@ static void *worker_main(void *arg)
             r->jobs_tail = NULL;
         r->jobs_queued--;
         pthread_mutex_unlock(&r->mu);
-        serve(r, j->aio, j->req);
+        serve(r, j->aio, j->req, j->conn);
         free(j);
         pthread_mutex_lock(&r->mu);
         r->in_flight--;
@@ -381,13 +387,6 @@ static void http_cb(nng_aio *aio)
         respond(r, aio, req, 405, "text/plain", "use GET or POST\n");
         return;
     }
-    const char *uri = nng_http_req_get_uri(req);
-    if (strncmp(uri, "/websocket", 10) == 0) {
-        respond(r, aio, req, 200, "application/json",
-                "{\"jsonrpc\":\"2.0\",\"id\":-1,\"error\":{\"code\":-32601,\"message\":\"Method "
-                "not found\",\"data\":\"websocket events are not served by this version\"}}");
-        return;
-    }
     uint32_t limit = r->env.max_open_connections ? r->env.max_open_connections : 900;
     struct rpc_job *j = malloc(sizeof *j);
     pthread_mutex_lock(&r->mu);
@@ -401,6 +400,7 @@ static void http_cb(nng_aio *aio)
     }
     j->aio = aio;
     j->req = req;
+    j->conn = nng_aio_get_input(aio, 2);
     j->next = NULL;
     if (r->jobs_tail)
         r->jobs_tail->next = j;
@@ -494,6 +494,102 @@ static void stop_server(void *srv)
 
 /* ---- events ---- */
 
+/* NewBlock, NewBlockHeader, Tx (one per transaction) and ValidatorSetUpdates of height h
+ * to the websocket subscribers whose query matches. */
+static void publish_events(struct rpc *r, uint64_t h, const struct block *b)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    json_t *results = NULL;
+    struct commit seen;
+    bool have_id = false;
+    pthread_mutex_lock(&r->store_mu);
+    if (statestore_get(r->ss, STATESTORE_RESULTS, h, &buf, &len) == 0) {
+        if (rpc_j_results(buf, len, h, &results) < 0)
+            results = NULL;
+        free(buf);
+    }
+    buf = NULL;
+    if (blockstore_load_commit(r->bs, h, &buf, &len) == 0) {
+        have_id = codec_commit_decode(buf, len, &seen) == 0;
+        free(buf);
+    }
+    pthread_mutex_unlock(&r->store_mu);
+    struct block_id id;
+    block_id_set_nil(&id);
+    if (have_id) {
+        id = seen.block_id;
+        commit_fini(&seen);
+    }
+    json_t *empty = json_array();
+    json_t *bevents = results ? json_object_get(results, "finalize_block_events") : empty;
+    char hs[24];
+    snprintf(hs, sizeof hs, "%llu", (unsigned long long)h);
+    const char *bkeys[] = {"tm.event", "block.height"};
+    const char *bvals[] = {"NewBlock", hs};
+    json_t *rfb =
+        json_pack("{s:O, s:O, s:O, s:O}", "events", bevents, "txs_results",
+                  results ? json_object_get(results, "txs_results") : empty, "validator_updates",
+                  results ? json_object_get(results, "validator_updates") : empty, "app_hash",
+                  results ? json_object_get(results, "app_hash") : empty);
+    json_t *v = json_pack("{s:o, s:o, s:o}", "block", rpc_j_block(b), "block_id",
+                          rpc_j_block_id(&id), "result_finalize_block", rfb);
+    if (v)
+        rpc_ws_publish(r, "NewBlock", v, bevents, bkeys, bvals, 2);
+    json_decref(v);
+    bvals[0] = "NewBlockHeader";
+    v = json_pack("{s:o}", "header", rpc_j_header(&b->header));
+    if (v)
+        rpc_ws_publish(r, "NewBlockHeader", v, bevents, bkeys, bvals, 2);
+    json_decref(v);
+    for (uint32_t i = 0; i < b->tx_count; i++) {
+        json_t *res = results ? rpc_j_tx_result_at(results, i) : NULL;
+        if (res == NULL)
+            break;
+        uint8_t hash[32];
+        char hex[65];
+        crypto_hash_sha256(hash, b->txs[i].data, b->txs[i].len);
+        px_hex_encode(hex, sizeof hex, hash, 32, true);
+        const char *tkeys[] = {"tm.event", "tx.hash", "tx.height"};
+        const char *tvals[] = {"Tx", hex, hs};
+        v = json_pack("{s:{s:s, s:I, s:o, s:O}}", "TxResult", "height", hs, "index", (json_int_t)i,
+                      "tx", rpc_j_b64(b->txs[i].data, b->txs[i].len), "result", res);
+        if (v)
+            rpc_ws_publish(r, "Tx", v, json_object_get(res, "events"), tkeys, tvals, 3);
+        json_decref(v);
+    }
+    json_t *vu = results ? json_object_get(results, "validator_updates") : NULL;
+    if (json_array_size(vu) > 0) {
+        const char *vkeys[] = {"tm.event", "block.height"};
+        const char *vvals[] = {"ValidatorSetUpdates", hs};
+        v = json_pack("{s:O}", "validator_updates", vu);
+        if (v)
+            rpc_ws_publish(r, "ValidatorSetUpdates", v, empty, vkeys, vvals, 2);
+        json_decref(v);
+    }
+    json_decref(empty);
+    json_decref(results);
+}
+
+static void publish_evidence_now(struct rpc *r, uint64_t h, const char *text)
+{
+    json_t *ev = json_loads(text, 0, NULL);
+    if (ev == NULL) {
+        PX_WARN("rpc", "evidence to publish is not JSON", "height=%llu", (unsigned long long)h);
+        return;
+    }
+    char hs[24];
+    snprintf(hs, sizeof hs, "%llu", (unsigned long long)h);
+    const char *keys[] = {"tm.event", "block.height"};
+    const char *vals[] = {"NewEvidence", hs};
+    json_t *v = json_pack("{s:o, s:s}", "evidence", ev, "height", hs);
+    json_t *none = json_array();
+    if (v)
+        rpc_ws_publish(r, "NewEvidence", v, none, keys, vals, 2);
+    json_decref(v);
+    json_decref(none);
+}
+
 static void process_height(struct rpc *r, uint64_t h)
 {
     uint8_t *buf = NULL;
@@ -524,7 +620,10 @@ static void process_height(struct rpc *r, uint64_t h)
         }
     }
     pthread_cond_broadcast(&r->waiters_cond);
+    bool subscribers = r->n_ws_clients > 0;
     pthread_mutex_unlock(&r->mu);
+    if (subscribers)
+        publish_events(r, h, &b);
     block_fini(&b);
 }
 
@@ -533,10 +632,22 @@ static void *event_main(void *arg)
     struct rpc *r = arg;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (r->processed >= r->published && !r->stopping)
+        while (r->processed >= r->published && r->n_evidence == 0 && !r->stopping)
             pthread_cond_wait(&r->cond, &r->mu);
         if (r->stopping)
             break;
+        if (r->n_evidence > 0) {
+            char *text = r->evidence_q[0];
+            uint64_t eh = r->evidence_h[0];
+            memmove(r->evidence_q, r->evidence_q + 1, (r->n_evidence - 1) * sizeof(char *));
+            memmove(r->evidence_h, r->evidence_h + 1, (r->n_evidence - 1) * sizeof(uint64_t));
+            r->n_evidence--;
+            pthread_mutex_unlock(&r->mu);
+            publish_evidence_now(r, eh, text);
+            free(text);
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
         uint64_t h = r->processed + 1;
         if (r->processed == 0 || r->published - r->processed > 1000)
             h = r->published; /* start (or fall behind): only the newest height */
@@ -561,10 +672,22 @@ void rpc_publish_block(struct rpc *r, uint64_t height)
 
 void rpc_publish_evidence(struct rpc *r, uint64_t height, const char *evidence_json)
 {
-    /* Without websocket subscribers there is nobody to tell: log it for operators. */
-    (void)r;
-    PX_INFO("rpc", "evidence committed", "height=%llu bytes=%zu", (unsigned long long)height,
-            evidence_json ? strlen(evidence_json) : 0);
+    if (evidence_json == NULL)
+        return;
+    char *copy = strdup(evidence_json);
+    pthread_mutex_lock(&r->mu);
+    size_t cap = sizeof r->evidence_q / sizeof r->evidence_q[0];
+    if (copy == NULL || r->n_evidence == cap || r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        free(copy);
+        PX_WARN("rpc", "NewEvidence event dropped (queue full)", "height=%llu",
+                (unsigned long long)height);
+        return;
+    }
+    r->evidence_q[r->n_evidence] = copy;
+    r->evidence_h[r->n_evidence++] = height;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* ---- lifetime ---- */
@@ -595,6 +718,9 @@ void rpc_free(struct rpc *r)
     stop_server(r->mhttp);
     if (r->event_started)
         pthread_join(r->event_thread, NULL);
+    rpc_ws_close_all(r);
+    for (size_t i = 0; i < r->n_evidence; i++)
+        free(r->evidence_q[i]);
     if (r->bs)
         blockstore_close(r->bs);
     if (r->ss)

@@ -915,6 +915,197 @@ static void test_http(void **state)
     free(resp);
 }
 
+/* ---- websocket (RFC 6455 client side, enough for the test) ---- */
+static int ws_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(g_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *req = "GET /websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    /* Read the 101 response byte by byte up to the blank line (frames may follow). */
+    char resp[1024];
+    size_t n = 0;
+    while (n + 1 < sizeof resp && (n < 4 || memcmp(resp + n - 4, "\r\n\r\n", 4) != 0)) {
+        ssize_t got = read(fd, resp + n, 1);
+        assert_true(got == 1);
+        n++;
+    }
+    resp[n] = '\0';
+    if (strncmp(resp, "HTTP/1.1 101", 12) != 0)
+        fail_msg("upgrade refused: %s", resp);
+    /* RFC 6455's example key and accept value. */
+    assert_non_null(strcasestr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    return fd;
+}
+
+static void ws_send(int fd, int op, const char *text)
+{
+    size_t len = strlen(text);
+    uint8_t frame[4096];
+    size_t hl = 2;
+    frame[0] = (uint8_t)(0x80 | op);
+    if (len < 126) {
+        frame[1] = (uint8_t)(0x80 | len);
+    } else {
+        frame[1] = 0x80 | 126;
+        frame[2] = (uint8_t)(len >> 8);
+        frame[3] = (uint8_t)len;
+        hl = 4;
+    }
+    uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+    memcpy(frame + hl, mask, 4);
+    for (size_t i = 0; i < len; i++)
+        frame[hl + 4 + i] = (uint8_t)text[i] ^ mask[i % 4];
+    size_t total = hl + 4 + len;
+    assert_true(total <= sizeof frame);
+    assert_int_equal(write(fd, frame, total), (ssize_t)total);
+}
+
+static void read_full(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k <= 0)
+            fail_msg("websocket read failed after %zu of %zu bytes", got, n);
+        got += (size_t)k;
+    }
+}
+
+/* One frame from the server: its opcode; text frames parsed as JSON into *out. */
+static int ws_recv(int fd, json_t **out)
+{
+    uint8_t h[2];
+    read_full(fd, h, 2);
+    assert_int_equal(h[1] & 0x80, 0); /* server frames are not masked */
+    uint64_t len = h[1] & 0x7F;
+    if (len >= 126) {
+        uint8_t ext[8];
+        size_t n = len == 126 ? 2 : 8;
+        read_full(fd, ext, n);
+        len = 0;
+        for (size_t i = 0; i < n; i++)
+            len = len << 8 | ext[i];
+    }
+    char *buf = malloc(len + 1);
+    read_full(fd, (uint8_t *)buf, (size_t)len);
+    buf[len] = '\0';
+    int op = h[0] & 0x0F;
+    *out = NULL;
+    if (op == 1) {
+        *out = json_loads(buf, 0, NULL);
+        if (*out == NULL)
+            fail_msg("text frame is not JSON: %s", buf);
+        assert_string_equal(json_string_value(json_object_get(*out, "jsonrpc")), "2.0");
+    }
+    free(buf);
+    return op;
+}
+
+static void test_websocket(void **state)
+{
+    (void)state;
+    int fd = ws_connect();
+    json_t *j;
+    ws_send(fd, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"subscribe\","
+            "\"params\":{\"query\":\"tm.event='NewBlock'\"}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 5);
+    assert_int_equal(json_object_size(result_of(j)), 0);
+    json_decref(j);
+    ws_send(fd, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":\"tx-sub\",\"method\":\"subscribe\","
+            "\"params\":{\"query\":\"tm.event='Tx' AND transfer.sender='alice'\"}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "tx-sub");
+    json_decref(j);
+    /* A bad query is an error reply, not a closed socket. */
+    ws_send(fd, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"subscribe\","
+            "\"params\":{\"query\":\"tm.event=\"}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_int_equal(error_code(j), -32602);
+    json_decref(j);
+    /* Ordinary methods work over the socket too. */
+    ws_send(fd, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"header\",\"params\":{\"height\":\"1\"}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_string_equal(sget(j, "result.header.height"), "1");
+    json_decref(j);
+    ws_send(fd, 9, "hi"); /* ping */
+    assert_int_equal(ws_recv(fd, &j), 10);
+
+    /* A new block with 2 txs (alice, bob): NewBlock for id 5, one Tx (alice) for tx-sub. */
+    uint64_t h = g_top + 1;
+    add_block(2);
+    rpc_publish_block(g_rpc, h);
+    char hs[24];
+    snprintf(hs, sizeof hs, "%llu", (unsigned long long)h);
+    int saw_block = 0, saw_tx = 0;
+    while (saw_block + saw_tx < 2) {
+        assert_int_equal(ws_recv(fd, &j), 1);
+        json_t *r = result_of(j);
+        const char *type = sget(r, "data.type");
+        if (strcmp(type, "tendermint/event/NewBlock") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(j, "id")), 5);
+            assert_string_equal(sget(r, "query"), "tm.event='NewBlock'");
+            assert_string_equal(sget(r, "data.value.block.header.height"), hs);
+            assert_string_equal(json_string_value(json_array_get(
+                                    json_object_get(json_object_get(r, "events"), "tm.event"), 0)),
+                                "NewBlock");
+            saw_block++;
+        } else if (strcmp(type, "tendermint/event/Tx") == 0) {
+            assert_string_equal(json_string_value(json_object_get(j, "id")), "tx-sub");
+            assert_string_equal(sget(r, "data.value.TxResult.height"), hs);
+            assert_int_equal(
+                json_integer_value(json_object_get(
+                    json_object_get(json_object_get(json_object_get(r, "data"), "value"),
+                                    "TxResult"),
+                    "index")),
+                0);
+            saw_tx++;
+        } else {
+            fail_msg("unexpected event %s", type);
+        }
+        json_decref(j);
+    }
+    assert_int_equal(saw_block, 1);
+    assert_int_equal(saw_tx, 1);
+
+    ws_send(fd, 1, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"unsubscribe_all\",\"params\":{}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_int_equal(json_object_size(result_of(j)), 0);
+    json_decref(j);
+    /* Nothing more is sent after unsubscribe_all: the next frame answers the next call. */
+    add_block(1);
+    rpc_publish_block(g_rpc, g_top);
+    ws_send(fd, 1, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"health\"}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 11);
+    json_decref(j);
+    ws_send(fd, 8, ""); /* close */
+    assert_int_equal(ws_recv(fd, &j), 8);
+    close(fd);
+
+    /* An unmasked client frame is a protocol error: the server closes with 1002. */
+    fd = ws_connect();
+    uint8_t bad[] = {0x81, 0x02, '{', '}'};
+    assert_int_equal(write(fd, bad, sizeof bad), (ssize_t)sizeof bad);
+    assert_int_equal(ws_recv(fd, &j), 8);
+    close(fd);
+}
+
 /* ---- a small Prometheus text-format (0.0.4) parser ---- */
 struct prom {
     int samples, families;
@@ -1112,6 +1303,7 @@ int main(void)
         cmocka_unit_test(test_batch_positional_get),
         cmocka_unit_test(test_broadcast_commit),
         cmocka_unit_test(test_http),
+        cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
