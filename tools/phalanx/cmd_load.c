@@ -52,7 +52,11 @@
 #define LOAD_MAX_TX_BYTES 16384 /* kvledger's KVL_TX_MAX */
 #define LOAD_MIN_KV_BYTES 24    /* room for a unique key and '=' */
 #define LOAD_TABLE_MAX (1u << 21)
-#define LOAD_PIPE_MAX 4096             /* unanswered requests per connection */
+#define LOAD_PIPE_MAX 4096 /* queued and unanswered requests per connection */
+/* Requests written ahead of their answers on one connection. 1: nng's HTTP server (the
+ * node's RPC) drops a keep-alive connection when requests are pipelined, so each
+ * connection carries one request at a time and --connections sets the parallelism. */
+#define LOAD_WINDOW 1
 #define LOAD_OUTBUF_BYTES (8u << 20)   /* unsent request bytes per connection */
 #define LOAD_INBUF_BYTES (256u << 10)  /* one broadcast answer must fit */
 #define LOAD_GET_MAX_BYTES (64u << 20) /* one /block answer must fit */
@@ -118,8 +122,8 @@ static void usage(FILE *f)
             "  --faucet FILE      a faucet key file (CometBFT key format); repeat, or give\n"
             "                     several after one --faucet (up to %d); transfer only\n"
             "  --chain-id ID      chain id for transfers (default: the node's, from /status)\n"
-            "  --connections N    HTTP connections, spread over the nodes (default: one per\n"
-            "                     node, at least 4; max %d)\n"
+            "  --connections N    HTTP connections, spread over the nodes, each carrying one\n"
+            "                     request at a time (default 16; max %d)\n"
             "  --timeout S        a tx not committed this long after its time is lost\n"
             "                     (default 30; max %d)\n"
             "  --json             one JSON object on stdout instead of the text report\n",
@@ -259,7 +263,7 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
     if (o->kind == LOAD_KV && o->n_faucets > 0)
         return bad_usage("--faucet is for --kind transfer only%s%s", "", "");
     if (o->connections == 0)
-        o->connections = o->n_nodes > 4 ? o->n_nodes : 4;
+        o->connections = o->n_nodes > 16 ? o->n_nodes : 16;
     return -1;
 }
 
@@ -724,6 +728,7 @@ struct pend {
     uint8_t hash[32];
     int key; /* faucet key index, -1 for KV */
     uint64_t nonce;
+    size_t req_len; /* bytes of its HTTP request in the connection's output buffer */
 };
 
 struct conn {
@@ -735,8 +740,22 @@ struct conn {
     size_t in_len;
     struct pend *pend; /* ring of unanswered requests, in send order */
     size_t pend_head, pend_n;
+    size_t started;    /* entries from pend_head whose request is being or was written */
+    size_t allow_end;  /* bytes of out that may be written: the end of the last started one */
     uint64_t retry_ns; /* when to redial after a failure */
 };
+
+/* Forget the queued requests not started yet: skipped, out of the table. */
+static void unqueue(struct load *l, struct conn *c)
+{
+    pthread_mutex_lock(&l->table.mu);
+    for (size_t i = c->started; i < c->pend_n; i++) {
+        table_take(&l->table, c->pend[(c->pend_head + i) % LOAD_PIPE_MAX].hash);
+        l->st.skipped++;
+    }
+    pthread_mutex_unlock(&l->table.mu);
+    c->pend_n = c->started;
+}
 
 static void conn_drop(struct load *l, struct conn *c, const char *why)
 {
@@ -744,12 +763,15 @@ static void conn_drop(struct load *l, struct conn *c, const char *why)
         close(c->fd);
     c->fd = -1;
     /* requests written but unanswered may still have reached the node: they stay in the
-     * table and count as committed if they commit */
-    l->st.unanswered += c->pend_n;
-    if (c->pend_n)
+     * table and count as committed if they commit; queued ones were never sent */
+    l->st.unanswered += c->started;
+    if (c->started)
         note_error(&l->st, why);
+    unqueue(l, c);
     c->pend_n = 0;
     c->pend_head = 0;
+    c->started = 0;
+    c->allow_end = 0;
     c->out_len = c->out_off = 0;
     c->in_len = 0;
     c->retry_ns = now_ns() + 200000000u;
@@ -757,11 +779,12 @@ static void conn_drop(struct load *l, struct conn *c, const char *why)
 
 static void answer(struct load *l, struct conn *c, int status, const char *body, size_t len)
 {
-    if (c->pend_n == 0)
-        return;
+    if (c->started == 0)
+        return; /* an answer to nothing we asked: ignored */
     struct pend p = c->pend[c->pend_head];
     c->pend_head = (c->pend_head + 1) % LOAD_PIPE_MAX;
     c->pend_n--;
+    c->started--;
     char err[LOAD_ERR_MAX] = "";
     json_error_t jerr;
     json_t *j = json_loadb(body, len, 0, &jerr);
@@ -845,8 +868,13 @@ static void conn_read(struct load *l, struct conn *c)
 
 static void conn_write(struct load *l, struct conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    while (c->started < c->pend_n && c->started < LOAD_WINDOW) {
+        c->allow_end += c->pend[(c->pend_head + c->started) % LOAD_PIPE_MAX].req_len;
+        c->started++;
+        l->st.sent++;
+    }
+    while (c->out_off < c->allow_end) {
+        ssize_t w = send(c->fd, c->out + c->out_off, c->allow_end - c->out_off, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
@@ -858,10 +886,11 @@ static void conn_write(struct load *l, struct conn *c)
         c->out_off += (size_t)w;
     }
     if (c->out_off == c->out_len) {
-        c->out_off = c->out_len = 0;
+        c->out_off = c->out_len = c->allow_end = 0;
     } else if (c->out_off > LOAD_OUTBUF_BYTES / 2) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
         c->out_len -= c->out_off;
+        c->allow_end -= c->out_off;
         c->out_off = 0;
     }
 }
@@ -924,6 +953,7 @@ static int submit(struct load *l, struct conn *conns, uint64_t seq, uint64_t due
     sha256(p->hash, tx, len);
     p->key = key;
     p->nonce = nonce;
+    p->req_len = need;
     pthread_mutex_lock(&l->table.mu);
     rv = table_insert(&l->table, p->hash, due_ns);
     pthread_mutex_unlock(&l->table.mu);
@@ -1154,14 +1184,12 @@ static int run(struct load *l)
             due_count = total;
         while (seq < due_count) {
             uint64_t due = l->t0_ns + (uint64_t)((double)seq / o->rate * 1e9);
-            if (submit(l, conns, seq, due) == 0)
-                l->st.sent++;
-            else
+            if (submit(l, conns, seq, due) != 0)
                 l->st.skipped++;
             seq++;
         }
         for (int i = 0; i < o->connections; i++)
-            if (conns[i].fd >= 0 && conns[i].out_len > conns[i].out_off)
+            if (conns[i].fd >= 0)
                 conn_write(l, &conns[i]);
         /* redial connections that failed */
         for (int i = 0; i < o->connections; i++)
@@ -1204,7 +1232,7 @@ static int run(struct load *l)
             if (conns[i].fd < 0)
                 continue;
             pfd[n].fd = conns[i].fd;
-            pfd[n].events = POLLIN | (conns[i].out_len > conns[i].out_off ? POLLOUT : 0);
+            pfd[n].events = POLLIN | (conns[i].allow_end > conns[i].out_off ? POLLOUT : 0);
             pfd[n].revents = 0;
             n++;
         }
@@ -1220,10 +1248,12 @@ static int run(struct load *l)
             short re = pfd[n++].revents;
             if (re & (POLLIN | POLLHUP | POLLERR))
                 conn_read(l, &conns[i]);
-            if (conns[i].fd >= 0 && (re & POLLOUT))
-                conn_write(l, &conns[i]);
+            if (conns[i].fd >= 0)
+                conn_write(l, &conns[i]); /* the rest of a request, or the next queued one */
         }
     }
+    for (int i = 0; i < o->connections; i++)
+        unqueue(l, &conns[i]); /* due but never written before the end: skipped */
     /* give the follower one more poll to see the last blocks, then stop it */
     sleep_ms(LOAD_FOLLOW_POLL_MS * 3);
     atomic_store(&l->stop_follow, true);
