@@ -30,6 +30,7 @@
 #include "px_error.h"
 #include "px_test.h"
 #include "rpc.h"
+#include "rpc_client.h"
 #include "statestore.h"
 
 #define NVAL 4
@@ -904,6 +905,26 @@ static void test_http(void **state)
     resp = http(g_port, "GET", "/health", "Origin: https://evil.example\r\n", NULL);
     assert_null(strcasestr(resp, "Access-Control-Allow-Origin"));
     free(resp);
+
+    /* The client of the CLI against the same server. */
+    char addr[64], why[256];
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%u", g_port);
+    json_t *res = NULL;
+    json_t *hp = json_pack("{s:s}", "height", "2");
+    assert_int_equal(rpc_client_call(addr, "header", hp, 5000, &res, why, sizeof why), 0);
+    json_decref(hp);
+    assert_string_equal(sget(res, "header.height"), "2");
+    json_decref(res);
+    json_t *bad = json_pack("{s:s}", "height", "x");
+    assert_int_equal(rpc_client_call(addr, "block", bad, 5000, &res, why, sizeof why), PX_EAPP);
+    json_decref(bad);
+    assert_null(res);
+    assert_non_null(strstr(why, "Invalid params"));
+    assert_int_equal(rpc_client_call("bogus", "health", NULL, 5000, &res, why, sizeof why),
+                     PX_ECONFIG);
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%u", pxt_free_port());
+    assert_int_equal(rpc_client_call(addr, "health", NULL, 5000, &res, why, sizeof why),
+                     PX_ECLOSED);
 
     /* Body over max_body_bytes (4096) is refused. */
     char big[6000];
