@@ -188,7 +188,7 @@ static int update(struct metric *f, const char *label, double v, enum metric_typ
 {
     if (f == NULL)
         return 0;
-    if (f->type != want || !isfinite(v) || (op == 1 && v < 0))
+    if (f->type != want || !isfinite(v) || ((op == 1 || op == 3) && v < 0))
         return PX_EINVAL;
     pthread_mutex_lock(&f->reg->mu);
     struct series *s;
@@ -196,6 +196,11 @@ static int update(struct metric *f, const char *label, double v, enum metric_typ
     if (err == 0) {
         if (op == 0) {
             s->value = v;
+        } else if (op == 3) {
+            if (v < s->value)
+                err = PX_EINVAL;
+            else
+                s->value = v;
         } else if (op == 1) {
             s->value += v;
         } else {
@@ -215,6 +220,9 @@ static int update(struct metric *f, const char *label, double v, enum metric_typ
 
 int metrics_set(struct metric *f, const char *label, double v)
 {
+    /* A counter may be set to a total kept elsewhere (p2p byte counts), never lowered. */
+    if (f != NULL && f->type == METRIC_COUNTER)
+        return update(f, label, v, METRIC_COUNTER, 3);
     return update(f, label, v, METRIC_GAUGE, 0);
 }
 

@@ -44,10 +44,11 @@ int metrics_define(struct metrics *m, const char *name, enum metric_type type, c
                    struct metric **out);
 
 /* Update the series of label value `label` (NULL for a family without label). Counters
- * only go up (metrics_add with v < 0 is PX_EINVAL); metrics_set is for gauges,
- * metrics_observe for histograms. A NULL family is ignored (returns 0), so code can run
- * without a registry. Errors: PX_EINVAL (wrong type, label missing or present when it
- * should not be, label too long), PX_EBOUND (too many series), PX_ENOMEM. */
+ * only go up: metrics_add with v < 0, or metrics_set of a counter below its value (a total
+ * counted elsewhere, e.g. p2p bytes), is PX_EINVAL. metrics_observe is for histograms. A NULL
+ * family is ignored (returns 0), so code can run without a registry. Errors: PX_EINVAL (wrong type,
+ * label missing or present when it should not be, label too long), PX_EBOUND (too many series),
+ * PX_ENOMEM. */
 int metrics_set(struct metric *f, const char *label, double v);
 int metrics_add(struct metric *f, const char *label, double v);
 int metrics_observe(struct metric *f, const char *label, double v);

@@ -1259,7 +1259,10 @@ static void test_metrics(void **state)
     assert_int_equal(metrics_set(g_std.height, NULL, 42), 0);
     assert_int_equal(metrics_add(g_std.total_txs, NULL, 7), 0);
     assert_int_equal(metrics_add(g_std.total_txs, NULL, -1), PX_EINVAL);
-    assert_int_equal(metrics_set(g_std.total_txs, NULL, 1), PX_EINVAL);
+    assert_int_equal(metrics_set(g_std.total_txs, NULL, 1), PX_EINVAL); /* never lowered */
+    assert_int_equal(metrics_set(g_std.total_txs, NULL, 7), 0);
+    assert_int_equal(metrics_set(g_std.peer_receive_bytes, "0x20", 5000), 0);
+    assert_int_equal(metrics_set(g_std.peer_receive_bytes, "0x20", 4000), PX_EINVAL);
     assert_int_equal(metrics_set(g_std.validator_power, NULL, 1), PX_EINVAL); /* label needed */
     assert_int_equal(metrics_set(g_std.validator_power, "AB\"C\\D\nE", 10), 0);
     assert_int_equal(metrics_observe(g_std.block_interval_seconds, NULL, 0.7), 0);
@@ -1300,6 +1303,7 @@ static void test_metrics(void **state)
         strstr(text, "phalanx_consensus_block_interval_seconds_bucket{le=\"+Inf\"} 3\n"));
     assert_non_null(strstr(text, "phalanx_consensus_block_interval_seconds_count 3\n"));
     assert_non_null(strstr(text, "phalanx_p2p_message_send_bytes_total{chID=\"32\"} 1000\n"));
+    assert_non_null(strstr(text, "phalanx_p2p_message_receive_bytes_total{chID=\"0x20\"} 5000\n"));
     assert_non_null(strstr(text, "phalanx_rpc_requests_total{method=\"status\"}"));
     assert_non_null(strstr(text, "phalanx_metrics_dropped_total 1\n"));
     assert_non_null(strstr(text, "# TYPE phalanx_mempool_size gauge\n"));
