@@ -37,11 +37,13 @@ static void usage(FILE *f)
     fprintf(f, "usage: phalanx rollback --home DIR [--hard]\n"
                "\n"
                "Moves a stopped node's state back one height: the state saved after the top\n"
-               "height is deleted, so at its next start the node is at the height below and\n"
-               "executes the top block again (roll the app back to that height too). Refuses\n"
+               "height is deleted, so at its next start the node rebuilds that state from the\n"
+               "stored block (executing it again if the app was rolled back too). Refuses\n"
                "while the node runs.\n"
                "  --home DIR  the node's home\n"
-               "  --hard      also delete the top block and its commit from the block store\n");
+               "  --hard      also delete the top block and its commit from the block store;\n"
+               "              the app must then be rolled back to the same height, or the\n"
+               "              node refuses to start (the app would be ahead of it)\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -268,12 +270,13 @@ int cmd_rollback(int argc, char **argv)
     }
     if (hard)
         printf("rolled back %s from height %" PRIu64 " to %" PRIu64 ": deleted the state and "
-               "the block of height %" PRIu64 ".\n",
-               home, state_h, target, state_h);
+               "the block of height %" PRIu64 ". Roll the app back to height %" PRIu64
+               " as well before starting the node.\n",
+               home, state_h, target, state_h, target);
     else
         printf("rolled back %s from height %" PRIu64 " to %" PRIu64 ": deleted the state of "
-               "height %" PRIu64 "; the node will execute block %" PRIu64 " again at its next "
-               "start (roll the app back to height %" PRIu64 " too).\n",
+               "height %" PRIu64 "; at its next start the node rebuilds it from block %" PRIu64
+               " (and executes that block again if the app is at height %" PRIu64 ").\n",
                home, state_h, target, state_h, state_h, target);
     ret = 0;
 out:
