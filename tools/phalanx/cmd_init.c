@@ -7,25 +7,19 @@
  */
 #include "commands.h"
 
+#include "cli_home.h"
 #include "config.h"
 #include "ed25519.h"
-#include "fileio.h"
 #include "genesis.h"
 #include "keyfile.h"
-#include "privval.h"
 #include "px_clock.h"
 #include "px_encoding.h"
 #include "px_error.h"
 
-#include <dirent.h>
-#include <ftw.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -50,55 +44,6 @@ static int fail(const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     return 1;
-}
-
-/* 0 if dir does not exist or is an empty directory. */
-static int check_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        return errno == ENOTDIR ? PX_EEXIST : px_err_from_errno(errno);
-    }
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            rc = PX_EEXIST;
-            break;
-        }
-    closedir(d);
-    return rc;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/* Remove a half-built home (only the temporary directory this run created). */
-static void remove_tree(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int write_key(const char *path, enum keyfile_kind kind, struct ed25519_pubkey *pub_out)
-{
-    struct ed25519_privkey priv;
-    struct ed25519_pubkey pub;
-    if (ed25519_generate(&priv, &pub) != 0)
-        return fail("cannot generate a key (libsodium failed to initialise)");
-    char err[KEYFILE_ERR_MAX] = "";
-    int rc = keyfile_write(path, kind, &priv, err, sizeof(err));
-    ed25519_privkey_wipe(&priv);
-    if (rc != 0)
-        return fail("%s", err[0] ? err : px_strerror(rc));
-    *pub_out = pub;
-    return 0;
 }
 
 int cmd_init(int argc, char **argv)
@@ -191,7 +136,7 @@ int cmd_init(int argc, char **argv)
         home_buf[n - 1] = '\0';
     home = home_buf;
 
-    rc = check_empty(home);
+    rc = cli_home_check_empty(home);
     if (rc == PX_EEXIST) {
         fail("%s exists and is not empty; refusing to overwrite a node's home. Choose another "
              "--home, or move the old one away.",
@@ -206,47 +151,21 @@ int cmd_init(int argc, char **argv)
     /* A new home is built in a temporary directory beside it and renamed into place at the
      * end, so that a crash or an error never leaves a half-made home behind. An existing
      * empty directory (a mount point, say) is filled in place. */
-    struct stat st;
-    bool in_place = stat(home, &st) == 0;
-    if (in_place) {
-        snprintf(build, sizeof(build), "%s", home);
-    } else {
-        snprintf(build, sizeof(build), "%s.init-XXXXXX", home);
-        if (!mkdtemp(build)) {
-            fail("cannot create a directory beside %s: %s", home, strerror(errno));
-            goto out;
-        }
-        building = true;
-    }
-    char config_dir[3200], data_dir[3200], path[3300];
-    snprintf(config_dir, sizeof(config_dir), "%s/config", build);
-    snprintf(data_dir, sizeof(data_dir), "%s/data", build);
-    if ((rc = fileio_mkdir(build, 0700)) != 0 || (rc = fileio_mkdir(config_dir, 0700)) != 0 ||
-        (rc = fileio_mkdir(data_dir, 0700)) != 0) {
-        fail("cannot create the directories of %s: %s", home, px_strerror(rc));
+    bool in_place = false;
+    char herr[CLI_HOME_ERR_MAX];
+    if (cli_home_build_dir(home, "init", build, sizeof(build), &in_place, herr, sizeof(herr)) !=
+        0) {
+        fail("%s", herr);
         goto out;
     }
-
-    char *text;
-    if (config_format(c, &text) != 0) {
-        fail("out of memory");
-        goto out;
-    }
-    snprintf(path, sizeof(path), "%s/node.conf", config_dir);
-    rc = fileio_write_atomic(path, text, strlen(text), 0644, FILEIO_NOREPLACE);
-    free(text);
-    if (rc != 0) {
-        fail("cannot write %s: %s", path, px_strerror(rc));
-        goto out;
-    }
-
+    building = !in_place;
     struct ed25519_pubkey node_pub, val_pub;
-    snprintf(path, sizeof(path), "%s/node_key.json", config_dir);
-    if (write_key(path, KEYFILE_NODE, &node_pub) != 0)
+    if (cli_home_make_dirs(build, herr, sizeof(herr)) != 0 ||
+        cli_home_write_conf(build, c, herr, sizeof(herr)) != 0 ||
+        cli_home_write_keys(build, &node_pub, &val_pub, herr, sizeof(herr)) != 0) {
+        fail("%s", herr);
         goto out;
-    snprintf(path, sizeof(path), "%s/priv_validator_key.json", config_dir);
-    if (write_key(path, KEYFILE_VALIDATOR, &val_pub) != 0)
-        goto out;
+    }
 
     g.n_validators = 1;
     g.validators = calloc(1, sizeof(*g.validators));
@@ -259,34 +178,18 @@ int cmd_init(int argc, char **argv)
     genesis_address_of(val_pub.bytes, g.validators[0].address);
     g.validators[0].power = 10;
     snprintf(g.validators[0].name, GENESIS_NAME_MAX, "%.128s", c->moniker);
-    snprintf(path, sizeof(path), "%s/genesis.json", config_dir);
-    if ((rc = genesis_write(path, &g, err, sizeof(err))) != 0) {
-        fail("%s", err);
+    if ((rc = cli_home_write_genesis(build, &g, herr, sizeof(herr))) != 0) {
+        fail("%s", herr);
         ret = rc == PX_ECONFIG ? 2 : 1;
         goto out;
     }
 
-    snprintf(path, sizeof(path), "%s/priv_validator_state.json", data_dir);
-    if ((rc = privval_state_create(path)) != 0) {
-        fail("cannot write %s: %s", path, px_strerror(rc));
-        goto out;
-    }
-
     if (building) {
-        int dfd = open(build, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        bool synced = dfd >= 0 && fsync(dfd) == 0;
-        if (dfd >= 0)
-            close(dfd);
-        if (!synced || rename(build, home) != 0) {
-            fail("cannot move the new home into place at %s: %s", home,
-                 synced ? strerror(errno) : "fsync failed");
+        if (cli_home_commit(build, home, herr, sizeof(herr)) != 0) {
+            fail("%s", herr);
             goto out;
         }
         building = false;
-        if ((rc = fileio_fsync_parent(home)) != 0) {
-            fail("cannot sync the directory that holds %s: %s", home, px_strerror(rc));
-            goto out;
-        }
     }
 
     char node_id[KEYFILE_NODE_ID_LEN];
@@ -299,7 +202,7 @@ int cmd_init(int argc, char **argv)
     ret = 0;
 out:
     if (building)
-        remove_tree(build);
+        cli_home_remove_tree(build);
     genesis_fini(&g);
     free(c);
     return ret;
