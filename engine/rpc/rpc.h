@@ -31,7 +31,7 @@ struct mempool;
 #define RPC_VERSION "0.38.12" /* what node_info.version advertises (cosmjs picks by it) */
 #define RPC_MAX_PER_PAGE 100
 #define RPC_DEFAULT_PER_PAGE 30
-#define RPC_SEARCH_MAX_HEIGHTS 100000 /* most heights one tx_search/block_search scans */
+#define RPC_SEARCH_MAX_HEIGHTS 20000 /* most heights one tx_search/block_search scans */
 #define RPC_WORKERS 4
 
 /* The node's view of the chain, asked for by status. */
