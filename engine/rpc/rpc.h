@@ -106,9 +106,9 @@ struct rpc_env {
     uint32_t max_body_bytes;           /* 0: 1000000 */
     uint32_t max_open_connections;     /* requests in flight; 0: 900 */
     uint32_t max_subscription_clients; /* 0: 100 */
-    uint32_t max_subscriptions_per_client;   /* 0: 5 */
+    uint32_t max_subscriptions_per_client;   /* 0: 5; at most 64 */
     uint32_t timeout_broadcast_tx_commit_ms; /* 0: 10000 */
-    bool unsafe; /* allow unsafe methods (none are served yet; they answer "not allowed") */
+    bool unsafe;                     /* unsafe methods: none is served yet, whatever this says */
     struct metrics *metrics;         /* served at /metrics; may be NULL */
     struct metrics_std *metrics_std; /* rpc_requests is counted here; may be NULL */
     struct p2p *p2p;                 /* net_info; may be NULL (no peers) */

@@ -30,6 +30,8 @@ struct statestore;
 
 #define RPC_MAX_BATCH 100 /* requests in one batch */
 #define RPC_MAX_WAITERS 1000
+#define RPC_WS_MAX_SUBS 64                /* max_subscriptions_per_client is capped here */
+#define RPC_GENESIS_MAX_BYTES (16u << 20) /* larger: CometBFT says use genesis_chunked */
 
 /* A method's failure: JSON-RPC code, message and data (a sentence). */
 struct rpc_error {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "blockstore.h"
@@ -381,6 +382,12 @@ static int m_genesis(struct rpc *r, json_t *p, json_t **out, struct rpc_error *e
     (void)p;
     if (r->env.genesis_path == NULL)
         FAIL(e, RPC_ERR_INTERNAL, "genesis file not configured");
+    struct stat st;
+    if (stat(r->env.genesis_path, &st) == 0 && (uint64_t)st.st_size > RPC_GENESIS_MAX_BYTES)
+        FAIL(e, RPC_ERR_INTERNAL,
+             "genesis response is large (%lld bytes), please use the "
+             "genesis_chunked API instead (not served yet)",
+             (long long)st.st_size);
     json_error_t je;
     json_t *g = json_load_file(r->env.genesis_path, 0, &je);
     if (g == NULL)

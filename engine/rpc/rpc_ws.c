@@ -396,28 +396,30 @@ static json_t *event_map(json_t *events, const char *const *keys, const char *co
 void rpc_ws_publish(struct rpc *r, const char *type, json_t *value, json_t *events,
                     const char *const *keys, const char *const *vals, size_t n_extra)
 {
-    struct rpc_ws_client *list[256];
-    size_t n = 0;
     pthread_mutex_lock(&r->mu);
-    for (struct rpc_ws_client *c = r->ws_clients; c && n < 256; c = c->next) {
+    size_t cap = r->n_ws_clients, n = 0;
+    struct rpc_ws_client **list = cap ? malloc(cap * sizeof *list) : NULL;
+    for (struct rpc_ws_client *c = r->ws_clients; list && c && n < cap; c = c->next) {
         if (!c->done && !c->closed) {
             c->refs++;
             list[n++] = c;
         }
     }
     pthread_mutex_unlock(&r->mu);
-    if (n == 0)
+    if (n == 0) {
+        free(list);
         return;
+    }
     json_t *map = event_map(events, keys, vals, n_extra);
     char full_type[64];
     snprintf(full_type, sizeof full_type, "tendermint/event/%s", type);
     for (size_t i = 0; i < n; i++) {
         struct rpc_ws_client *c = list[i];
         /* Matching subscriptions first (under wmu), frames after. */
-        json_t *msgs[64];
+        json_t *msgs[RPC_WS_MAX_SUBS];
         size_t nm = 0;
         pthread_mutex_lock(&c->wmu);
-        for (size_t s = 0; s < c->n_subs && nm < 64; s++) {
+        for (size_t s = 0; s < c->n_subs && nm < RPC_WS_MAX_SUBS; s++) {
             if (!rpc_query_match(&c->subs[s].q, events, keys, vals, n_extra))
                 continue;
             json_t *res = json_pack("{s:s, s:{s:s, s:O}, s:O}", "query", c->subs[s].text, "data",
@@ -434,6 +436,7 @@ void rpc_ws_publish(struct rpc *r, const char *type, json_t *value, json_t *even
         list[i]->refs--;
     pthread_cond_broadcast(&r->waiters_cond);
     pthread_mutex_unlock(&r->mu);
+    free(list);
 }
 
 /* ---- lifetime ---- */
@@ -581,6 +584,8 @@ void rpc_ws_upgrade(struct rpc *r, void *aio_, void *req_, void *conn_)
     uint32_t max_clients = r->env.max_subscription_clients ? r->env.max_subscription_clients : 100;
     struct rpc_ws_client *c = calloc(1, sizeof *c);
     size_t max_subs = r->env.max_subscriptions_per_client ? r->env.max_subscriptions_per_client : 5;
+    if (max_subs > RPC_WS_MAX_SUBS)
+        max_subs = RPC_WS_MAX_SUBS;
     if (c != NULL)
         c->subs = calloc(max_subs, sizeof *c->subs);
     if (c == NULL || c->subs == NULL || nng_aio_alloc(&c->raio, NULL, NULL) != 0) {

@@ -326,6 +326,8 @@ static int setup(void **state)
     env.metrics_listen_addr = ma;
     env.cors_origins = cors;
     env.max_body_bytes = 4096;
+    env.max_subscription_clients = 2;
+    env.max_subscriptions_per_client = 3;
     env.timeout_broadcast_tx_commit_ms = 500;
     env.metrics = g_metrics;
     env.metrics_std = &g_std;
@@ -937,7 +939,8 @@ static void test_http(void **state)
 }
 
 /* ---- websocket (RFC 6455 client side, enough for the test) ---- */
-static int ws_connect(void)
+/* Open a websocket: the fd, or -1 with the HTTP status line of a refusal in why. */
+static int ws_try_connect(char *why, size_t why_cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -958,15 +961,36 @@ static int ws_connect(void)
     size_t n = 0;
     while (n + 1 < sizeof resp && (n < 4 || memcmp(resp + n - 4, "\r\n\r\n", 4) != 0)) {
         ssize_t got = read(fd, resp + n, 1);
-        assert_true(got == 1);
+        if (got != 1)
+            break;
         n++;
     }
     resp[n] = '\0';
-    if (strncmp(resp, "HTTP/1.1 101", 12) != 0)
-        fail_msg("upgrade refused: %s", resp);
+    if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
+        snprintf(why, why_cap, "%s", resp);
+        close(fd);
+        return -1;
+    }
     /* RFC 6455's example key and accept value. */
     assert_non_null(strcasestr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     return fd;
+}
+
+static int ws_connect(void)
+{
+    char why[1024];
+    int fd = ws_try_connect(why, sizeof why);
+    if (fd < 0)
+        fail_msg("upgrade refused: %s", why);
+    return fd;
+}
+
+static bool ws_connected(void *user)
+{
+    char why[1024];
+    int *fd = user;
+    *fd = ws_try_connect(why, sizeof why);
+    return *fd >= 0;
 }
 
 static void ws_send(int fd, int op, const char *text)
@@ -1108,6 +1132,36 @@ static void test_websocket(void **state)
     assert_int_equal(ws_recv(fd, &j), 1);
     assert_int_equal(json_object_size(result_of(j)), 0);
     json_decref(j);
+    /* max_subscriptions_per_client (3 here); a duplicate is refused too. */
+    const char *queries[] = {"a.b='1'", "a.b='2'", "a.b='3'", "a.b='4'", "a.b='1'"};
+    for (int i = 0; i < 5; i++) {
+        char req[200];
+        snprintf(req, sizeof req,
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"subscribe\",\"params\":[\"%s\"]}",
+                 20 + i, queries[i]);
+        ws_send(fd, 1, req);
+        assert_int_equal(ws_recv(fd, &j), 1);
+        if (i < 3)
+            assert_int_equal(json_object_size(result_of(j)), 0);
+        else
+            assert_int_equal(error_code(j), -32603);
+        json_decref(j);
+    }
+    ws_send(fd, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"unsubscribe\","
+            "\"params\":{\"query\":\"a.b='2'\"}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_int_equal(json_object_size(result_of(j)), 0);
+    json_decref(j);
+    ws_send(fd, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":31,\"method\":\"unsubscribe\","
+            "\"params\":{\"query\":\"a.b='2'\"}}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    assert_int_equal(error_code(j), -32603); /* not subscribed any more */
+    json_decref(j);
+    ws_send(fd, 1, "{\"jsonrpc\":\"2.0\",\"id\":32,\"method\":\"unsubscribe_all\"}");
+    assert_int_equal(ws_recv(fd, &j), 1);
+    json_decref(j);
     /* Nothing more is sent after unsubscribe_all: the next frame answers the next call. */
     add_block(1);
     rpc_publish_block(g_rpc, g_top);
@@ -1125,6 +1179,17 @@ static void test_websocket(void **state)
     assert_int_equal(write(fd, bad, sizeof bad), (ssize_t)sizeof bad);
     assert_int_equal(ws_recv(fd, &j), 8);
     close(fd);
+
+    /* max_subscription_clients (2 here): a third client is refused with 503. The clients
+     * above leave asynchronously, so the first two connections may need a retry. */
+    int a = -1, b = -1;
+    assert_true(pxt_wait_until(ws_connected, &a, 10000));
+    assert_true(pxt_wait_until(ws_connected, &b, 10000));
+    char why[1024];
+    assert_int_equal(ws_try_connect(why, sizeof why), -1);
+    assert_true(strncmp(why, "HTTP/1.1 503", 12) == 0);
+    close(a);
+    close(b);
 }
 
 /* ---- a small Prometheus text-format (0.0.4) parser ---- */
