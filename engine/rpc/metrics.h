@@ -83,4 +83,18 @@ struct metrics_std {
 /* Define every metric of struct metrics_std in m. Errors: those of metrics_define. */
 int metrics_std_register(struct metrics *m, struct metrics_std *out);
 
+struct block;
+struct validator_set;
+
+/* After a block is committed: block_size_bytes (block_bytes, its encoded size),
+ * validator_power per validator of `vals` (the set of the block's height), and from the
+ * block's last commit (signed by `last_vals`, the set of height - 1; NULL at height 1):
+ * missing_validators(_power) and validator_missed_blocks for absent slots,
+ * validator_precommits for slots that signed; byzantine_validators(_power) from the
+ * block's evidence. Labels are upper-case hex addresses. Does not touch num_txs,
+ * total_txs, validators, validators_power, block_interval (the node sets those).
+ * Errors: PX_EINVAL (last commit and last_vals disagree in size); bounds as metrics_set. */
+int metrics_std_block(const struct metrics_std *m, const struct block *b, uint64_t block_bytes,
+                      const struct validator_set *vals, const struct validator_set *last_vals);
+
 #endif

@@ -1352,6 +1352,36 @@ static void test_metrics(void **state)
     assert_int_equal(metrics_define(g_metrics, "bad name", METRIC_GAUGE, "x", NULL, NULL, 0, &many),
                      PX_EINVAL);
 
+    /* Per-block metrics from block 2: its last commit lacks validator 3. */
+    uint8_t *enc;
+    size_t enc_len;
+    assert_int_equal(blockstore_load_block(g_bs, 2, &enc, &enc_len), 0);
+    struct block b;
+    assert_int_equal(codec_block_decode(enc, enc_len, &b), 0);
+    free(enc);
+    assert_int_equal(metrics_std_block(&g_std, &b, enc_len, &g_vals, &g_vals), 0);
+    struct validator_set *small = calloc(1, sizeof *small);
+    assert_int_equal(validator_set_init(small, g_vals.validators, 1), 0);
+    assert_int_equal(metrics_std_block(&g_std, &b, enc_len, &g_vals, small), PX_EINVAL);
+    free(small);
+    block_fini(&b);
+    char a0[41], a3[41];
+    hex_of(g_vals.validators[0].address, 20, a0);
+    hex_of(g_vals.validators[3].address, 20, a3);
+    assert_int_equal(metrics_value(g_std.missing_validators, NULL, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(metrics_value(g_std.missing_validators_power, NULL, &v), 0);
+    assert_true(v == (double)g_vals.validators[3].voting_power);
+    assert_int_equal(metrics_value(g_std.validator_missed_blocks, a3, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(metrics_value(g_std.validator_missed_blocks, a0, &v), PX_ENOTFOUND);
+    assert_int_equal(metrics_value(g_std.validator_precommits, a0, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(metrics_value(g_std.validator_power, a0, &v), 0);
+    assert_true(v == (double)g_vals.validators[0].voting_power);
+    assert_int_equal(metrics_value(g_std.byzantine_validators, NULL, &v), 0);
+    assert_true(v == 0);
+
     char *resp = http(g_mport, "GET", "/metrics", NULL, NULL);
     assert_true(strncmp(resp, "HTTP/1.1 200", 12) == 0);
     assert_non_null(strcasestr(resp, "Content-Type: text/plain; version=0.0.4"));
