@@ -1411,6 +1411,56 @@ static void test_metrics(void **state)
     assert_int_equal(ok.samples, 1);
 }
 
+/* Random and mutated input never crashes and always gets a JSON-RPC answer. */
+static void test_garbage(void **state)
+{
+    (void)state;
+    const char *seeds[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"block\",\"params\":{\"height\":\"2\"}}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"validators\",\"params\":[\"1\",\"1\",\"2\"]}]",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"tx_search\",\"params\":{\"query\":"
+        "\"transfer.amount > 3 AND tx.height <= 3\",\"order_by\":\"desc\"}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"abci_query\",\"params\":{\"path\":\"/store\","
+        "\"data\":\"6b6579\",\"height\":\"1\",\"prove\":true}}",
+    };
+    uint32_t seed = 12345;
+    char buf[512];
+    for (int it = 0; it < 3000; it++) {
+        const char *src = seeds[it % 4];
+        size_t len = strlen(src);
+        memcpy(buf, src, len + 1);
+        int flips = 1 + it % 4;
+        for (int k = 0; k < flips; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t pos = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            buf[pos] = (char)(32 + (seed >> 16) % 95);
+        }
+        if (it % 7 == 0) /* truncate */
+            len = (seed >> 4) % len;
+        char *out = NULL;
+        assert_int_equal(rpc_handle_body(g_rpc, buf, len, &out), 0);
+        json_t *j = json_loads(out, 0, NULL);
+        if (j == NULL)
+            fail_msg("not JSON for input %.*s: %s", (int)len, buf, out);
+        free(out);
+        json_t *one = json_is_array(j) ? json_array_get(j, 0) : j;
+        assert_string_equal(json_string_value(json_object_get(one, "jsonrpc")), "2.0");
+        assert_true((json_object_get(one, "result") != NULL) !=
+                    (json_object_get(one, "error") != NULL));
+        json_decref(j);
+        buf[len] = '\0';
+        for (char *p = buf; *p; p++)
+            if (*p == ' ' || *p == '#')
+                *p = '&';
+        assert_int_equal(rpc_handle_uri(g_rpc, buf, &out), 0);
+        j = json_loads(out, 0, NULL);
+        assert_non_null(j);
+        free(out);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1421,6 +1471,7 @@ int main(void)
         cmocka_unit_test(test_app_and_mempool),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_batch_positional_get),
+        cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_broadcast_commit),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_websocket),
