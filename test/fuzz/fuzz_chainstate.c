@@ -12,6 +12,7 @@
 
 #include "chainstate.h"
 #include "fuzz_util.h"
+#include "fuzz_vset.h"
 #include "px_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,9 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == 0 || rc == PX_EDECODE || rc == PX_ENOMEM);
     if (rc != 0)
         return 0;
-    FUZZ_CHECK(s1->validators.count >= 1 && s1->validators.count <= VALIDATOR_SET_MAX);
-    FUZZ_CHECK(s1->next_validators.count <= VALIDATOR_SET_MAX);
-    FUZZ_CHECK(s1->last_validators.count <= VALIDATOR_SET_MAX);
+    check_validator_set(&s1->validators);
+    /* the decoder lets the other two sets be empty (last_validators is, before block 1) */
+    if (s1->next_validators.count)
+        check_validator_set(&s1->next_validators);
+    if (s1->last_validators.count)
+        check_validator_set(&s1->last_validators);
     FUZZ_CHECK(s1->app_hash_len <= HEADER_APP_HASH_MAX);
     FUZZ_CHECK(strlen(s1->chain_id) <= HEADER_CHAIN_ID_MAX);
 

@@ -12,6 +12,7 @@
 
 #include "codec.h"
 #include "fuzz_util.h"
+#include "fuzz_vset.h"
 #include "px_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -100,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == 0 || rc == PX_EDECODE || rc == PX_ETOOBIG || rc == PX_ENOMEM);
     if (rc != 0)
         return 0;
+    if (op->decode == validator_set_dec)
+        check_validator_set(&v1.vs);
 
     uint8_t *e1 = NULL, *e2 = NULL;
     size_t l1 = 0, l2 = 0;
