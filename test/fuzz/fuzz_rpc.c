@@ -3,10 +3,12 @@
  * (engine/rpc/rpc.h, rpc_handle_body), which reads whatever an HTTP client POSTs. The
  * server runs once per process on stores of a temporary home holding a small chain (3
  * blocks with txs, seen commits, validators, params and FinalizeBlock results with
- * events), without listening on any socket; the node's callbacks are small fakes (every
- * submitted tx refused by the "app", so no broadcast waits for a block). Properties: every answer
- * is valid JSON; the answer to a single request is an object with "jsonrpc": "2.0", the answer to a
- * batch an array; only a batch of notifications may get no answer.
+ * events), without listening on any socket. Every input is tried both as a POST body and,
+ * up to its first NUL, as a GET URI (rpc_handle_uri: "method?arg=value&..."); the node's callbacks
+ * are small fakes (every submitted tx refused by the "app", so no broadcast waits for a block).
+ * Properties: every answer is valid JSON; the answer to a single request is an object with
+ * "jsonrpc": "2.0", the answer to a batch an array; only a batch of notifications may get no
+ * answer.
  *
  * Never opens a socket; works only in its own temporary directory.
  */
@@ -269,10 +271,48 @@ static void start_rpc(void)
     atexit(stop_rpc);
 }
 
+/* A JSON-RPC answer object: valid JSON, "jsonrpc": "2.0", a result or an error. */
+static void check_answer_object(json_t *j)
+{
+    FUZZ_CHECK(json_is_object(j));
+    json_t *ver = json_object_get(j, "jsonrpc");
+    FUZZ_CHECK(json_is_string(ver) && strcmp(json_string_value(ver), "2.0") == 0);
+    FUZZ_CHECK(json_object_get(j, "result") != NULL || json_object_get(j, "error") != NULL);
+}
+
+static json_t *parse_answer(const char *out)
+{
+    json_error_t je;
+    json_t *j = json_loads(out, JSON_DECODE_ANY, &je);
+    if (!j)
+        fprintf(stderr, "fuzz_rpc: answer is not JSON (%s): %.200s\n", je.text, out);
+    FUZZ_CHECK(j != NULL);
+    return j;
+}
+
+static void uri_case(const uint8_t *data, size_t size)
+{
+    static char uri[65536];
+    size_t n = strnlen((const char *)data, size < sizeof(uri) - 1 ? size : sizeof(uri) - 1);
+    memcpy(uri, data, n);
+    uri[n] = '\0';
+    char *out = NULL;
+    int rc = rpc_handle_uri(g_rpc, uri, &out);
+    FUZZ_CHECK(rc == 0 || rc == PX_ENOMEM);
+    if (rc != 0)
+        return;
+    FUZZ_CHECK(out != NULL);
+    json_t *j = parse_answer(out);
+    check_answer_object(j);
+    json_decref(j);
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_rpc)
         start_rpc();
+    uri_case(data, size);
     char *out = NULL;
     int rc = rpc_handle_body(g_rpc, (const char *)data, size, &out);
     FUZZ_CHECK(rc == 0 || rc == PX_ENOMEM);
@@ -287,17 +327,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(i < size && data[i] == '[');
         return 0;
     }
-    json_error_t je;
-    json_t *j = json_loads(out, JSON_DECODE_ANY, &je);
-    if (!j)
-        fprintf(stderr, "fuzz_rpc: answer is not JSON (%s): %.200s\n", je.text, out);
-    FUZZ_CHECK(j != NULL);
-    if (json_is_object(j)) {
-        json_t *ver = json_object_get(j, "jsonrpc");
-        FUZZ_CHECK(json_is_string(ver) && strcmp(json_string_value(ver), "2.0") == 0);
-        FUZZ_CHECK(json_object_get(j, "result") != NULL || json_object_get(j, "error") != NULL);
+    json_t *j = parse_answer(out);
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(j, i, item)
+        {
+            check_answer_object(item);
+        }
     } else {
-        FUZZ_CHECK(json_is_array(j));
+        check_answer_object(j);
     }
     json_decref(j);
     free(out);
