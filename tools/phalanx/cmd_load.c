@@ -50,7 +50,7 @@
 #define LOAD_MAX_DURATION_S 3600
 #define LOAD_MAX_TIMEOUT_S 600
 #define LOAD_MAX_TX_BYTES 16384 /* kvledger's KVL_TX_MAX */
-#define LOAD_MIN_KV_BYTES 24    /* room for a unique key and '=' */
+#define LOAD_MIN_KV_BYTES 48    /* room for the longest unique key "ld-RUNID-SEQ" and '=' */
 #define LOAD_TABLE_MAX (1u << 21)
 #define LOAD_PIPE_MAX 4096 /* queued and unanswered requests per connection */
 /* Requests written ahead of their answers on one connection. 1: nng's HTTP server (the
@@ -220,7 +220,7 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
             have_duration = true;
         } else if (strcmp(a, "--size") == 0) {
             if (!parse_ulong(val, LOAD_MIN_KV_BYTES, LOAD_MAX_TX_BYTES, &v))
-                return bad_usage("--size: expected bytes from 24 to 16384, got '%s'%s", val, "");
+                return bad_usage("--size: expected bytes from 48 to 16384, got '%s'%s", val, "");
             o->size = v;
         } else if (strcmp(a, "--kind") == 0) {
             if (strcmp(val, "kv") == 0)
@@ -734,7 +734,8 @@ struct pend {
     uint8_t hash[32];
     int key; /* faucet key index, -1 for KV */
     uint64_t nonce;
-    size_t req_len; /* bytes of its HTTP request in the connection's output buffer */
+    size_t req_len;  /* bytes of its HTTP request in the connection's output buffer */
+    uint64_t due_ns; /* its scheduled time */
 };
 
 struct conn {
@@ -754,12 +755,7 @@ struct conn {
 /* Forget the queued requests not started yet: skipped, out of the table. */
 static void unqueue(struct load *l, struct conn *c)
 {
-    pthread_mutex_lock(&l->table.mu);
-    for (size_t i = c->started; i < c->pend_n; i++) {
-        table_take(&l->table, c->pend[(c->pend_head + i) % LOAD_PIPE_MAX].hash);
-        l->st.skipped++;
-    }
-    pthread_mutex_unlock(&l->table.mu);
+    l->st.skipped += c->pend_n - c->started; /* never written, so never in the table */
     c->pend_n = c->started;
 }
 
@@ -872,10 +868,32 @@ static void conn_read(struct load *l, struct conn *c)
     }
 }
 
+/* Start the queued requests the window allows: each enters the in-flight table as it is
+ * written. One queued for longer than the timeout, or finding the table full, is dropped
+ * unwritten (skipped); a transfer's dropped nonce is sent again by the next tx of its key. */
 static void conn_write(struct load *l, struct conn *c)
 {
+    uint64_t now = now_ns(), timeout_ns = (uint64_t)l->o.timeout_s * 1000000000u;
     while (c->started < c->pend_n && c->started < LOAD_WINDOW) {
-        c->allow_end += c->pend[(c->pend_head + c->started) % LOAD_PIPE_MAX].req_len;
+        struct pend *p = &c->pend[(c->pend_head + c->started) % LOAD_PIPE_MAX];
+        int rv = PX_ETIMEDOUT;
+        if (now - p->due_ns < timeout_ns) {
+            pthread_mutex_lock(&l->table.mu);
+            rv = table_insert(&l->table, p->hash, p->due_ns);
+            pthread_mutex_unlock(&l->table.mu);
+        }
+        if (rv != 0 && c->started == 0) {
+            /* at the head with nothing of it written: its bytes are skipped over */
+            c->out_off += p->req_len;
+            c->allow_end += p->req_len;
+            if (p->key >= 0 && p->nonce < l->nonces[p->key])
+                l->nonces[p->key] = p->nonce;
+            c->pend_head = (c->pend_head + 1) % LOAD_PIPE_MAX;
+            c->pend_n--;
+            l->st.skipped++;
+            continue;
+        }
+        c->allow_end += p->req_len;
         c->started++;
         l->st.sent++;
     }
@@ -960,11 +978,7 @@ static int submit(struct load *l, struct conn *conns, uint64_t seq, uint64_t due
     p->key = key;
     p->nonce = nonce;
     p->req_len = need;
-    pthread_mutex_lock(&l->table.mu);
-    rv = table_insert(&l->table, p->hash, due_ns);
-    pthread_mutex_unlock(&l->table.mu);
-    if (rv != 0)
-        return rv;
+    p->due_ns = due_ns;
     memcpy(c->out + c->out_len, head, (size_t)hlen);
     memcpy(c->out + c->out_len + (size_t)hlen, body, (size_t)blen);
     c->out_len += need;
@@ -1049,6 +1063,12 @@ static uint64_t o_duration_ns(const struct load *l)
     return (uint64_t)l->o.duration_s * 1000000000u;
 }
 
+/* Bytes of one tx: --size for KV, the fixed transfer length for the chain id. */
+static size_t tx_size(const struct load *l)
+{
+    return l->o.kind == LOAD_KV ? l->o.size : LEDGER_TX_LEN(strlen(l->o.chain_id));
+}
+
 static void report(struct load *l, uint64_t end_send_ns)
 {
     struct stats *st = &l->st;
@@ -1079,7 +1099,7 @@ static void report(struct load *l, uint64_t end_send_ns)
             "{s:s, s:f, s:i, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:f, "
             "s:{s:f, s:f, s:f, s:f}, s:I, s:I, s:f, s:I, s:I, s:s?}",
             "kind", kind, "rate", l->o.rate, "duration_s", (int)l->o.duration_s, "size",
-            (int)l->o.size, "connections", l->o.connections, "send_s", send_s, "sent",
+            (int)tx_size(l), "connections", l->o.connections, "send_s", send_s, "sent",
             (json_int_t)st->sent, "accepted", (json_int_t)st->accepted, "rejected",
             (json_int_t)st->rejected, "unanswered", (json_int_t)st->unanswered, "skipped",
             (json_int_t)st->skipped, "committed", (json_int_t)st->committed, "lost",
@@ -1094,8 +1114,8 @@ static void report(struct load *l, uint64_t end_send_ns)
         json_decref(j);
         return;
     }
-    printf("load: %s txs at %.0f tx/s for %u s over %d connections to %d node(s)\n", kind,
-           l->o.rate, l->o.duration_s, l->o.connections, l->o.n_nodes);
+    printf("load: %s txs of %zu bytes at %.0f tx/s for %u s over %d connections to %d node(s)\n",
+           kind, tx_size(l), l->o.rate, l->o.duration_s, l->o.connections, l->o.n_nodes);
     printf("  sent        %" PRIu64 " (skipped for lack of room: %" PRIu64 ")\n", st->sent,
            st->skipped);
     printf("  accepted    %" PRIu64 "\n", st->accepted);
