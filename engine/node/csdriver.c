@@ -615,6 +615,19 @@ static void try_apply(struct csd *d)
     uint64_t h = d->decide_commit.height;
     struct blockexec_result res;
     memset(&res, 0, sizeof(res));
+    if (h <= d->st->last_height) {
+        /* the start-up handshake, run again after the app came back, already executed
+         * this block and saved its state: only the next height is left to start */
+        PX_INFO(MOD, "decided block was applied by the handshake", "height=%llu",
+                (unsigned long long)h);
+        int werr = wal_end_height(d->wal, h);
+        if (werr)
+            PX_ERROR(MOD, "cannot mark the end of a height in the WAL", "err=\"%s\"",
+                     px_strerror(werr));
+        clear_height(d);
+        start_height(d, true);
+        return;
+    }
     int err = blockexec_apply(d->bx, d->st, &b->block, b->enc, b->enc_len, &d->decide_id,
                               &d->decide_commit, &res);
     if (err) {

@@ -301,3 +301,22 @@ int net_query_key(struct net *net, int i, const char *key, char *value, size_t c
     value[rl] = '\0';
     return 1;
 }
+
+struct rpc_wait {
+    struct net *net;
+    int i;
+};
+
+static bool rpc_up(void *u)
+{
+    struct rpc_wait *w = u;
+    char body[256];
+    return net_http_get((uint16_t)(w->net->base + 10 * w->i + 1), "/health", body, sizeof(body),
+                        1000) == 200;
+}
+
+bool net_wait_rpc(struct net *net, int i, int timeout_ms)
+{
+    struct rpc_wait w = {net, i};
+    return pxt_wait_until(rpc_up, &w, timeout_ms);
+}

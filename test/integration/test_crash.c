@@ -127,6 +127,7 @@ static void crash(void **state)
     net_start_app(&net, 0);
     net_start_node(&net, 0);
     assert_true(net_wait_height(&net, 0, 2, 60000));
+    assert_true(net_wait_rpc(&net, 0, 60000));
 
     char log[400];
     snprintf(log, sizeof(log), "%s/node0/node.log", net.dir);
@@ -156,6 +157,7 @@ static void crash(void **state)
             check_blocks(&net);
             check_signatures(log);
             net_start_node(&net, 0);
+            assert_true(net_wait_rpc(&net, 0, 60000));
         }
         /* the chain continues */
         uint64_t h = net_height(&net, 0);
@@ -169,6 +171,9 @@ static void crash(void **state)
             snprintf(val, sizeof(val), "v%d", k);
             int found = net_query_key(&net, 0, key, got, sizeof(got));
             if (is_committed[k]) {
+                if (found != 1)
+                    fprintf(stderr, "committed tx %s not found (%d) after round %d (%s kill)\n",
+                            key, found, round, kill_app ? "app" : "engine");
                 assert_int_equal(found, 1);
                 assert_string_equal(got, val);
             } else if (found == 1) {

@@ -68,8 +68,10 @@ static void network(void **state)
     struct net net;
     net_create(&net, 4, bins);
     net_start_all(&net);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
         assert_true(net_wait_height(&net, i, 2, 60000));
+        assert_true(net_wait_rpc(&net, i, 60000));
+    }
 
     /* transactions to different nodes */
     char key[32], val[32];
