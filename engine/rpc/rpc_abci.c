@@ -77,9 +77,11 @@ static int app_query(const struct rpc_query *q, struct rpc_query_result *out, vo
         abci_response_free(resp);
         return PX_ENOMEM;
     }
-    memcpy(out->key, r->key.data, r->key.len);
+    if (r->key.len > 0) /* an absent key has no data pointer */
+        memcpy(out->key, r->key.data, r->key.len);
     out->key_len = r->key.len;
-    memcpy(out->value, r->value.data, r->value.len);
+    if (r->value.len > 0)
+        memcpy(out->value, r->value.data, r->value.len);
     out->value_len = r->value.len;
     abci_response_free(resp);
     return 0;

@@ -118,9 +118,38 @@ void net_stop_all(struct net *net)
         net_stop_app(net, i, SIGTERM);
 }
 
+/* A sanitizer report in a child's log fails the test: the children run with the same
+ * sanitizers as the tests, and their reports would otherwise go unseen. */
+static void check_logs(struct net *net)
+{
+    static const char *const logs[] = {"node.log", "app.log"};
+    for (int i = 0; i < net->n; i++) {
+        for (int k = 0; k < 2; k++) {
+            char path[400];
+            snprintf(path, sizeof(path), "%s/node%d/%s", net->dir, i, logs[k]);
+            char *text = pxt_read_file(path, NULL);
+            if (!text)
+                continue;
+            const char *bad = strstr(text, "runtime error:");
+            if (!bad)
+                bad = strstr(text, "ERROR: AddressSanitizer");
+            if (!bad)
+                bad = strstr(text, "ERROR: LeakSanitizer");
+            if (bad) {
+                const char *end = strchr(bad, '\n');
+                fprintf(stderr, "sanitizer report in %s: %.*s\n", path,
+                        (int)(end ? end - bad : 200), bad);
+            }
+            free(text);
+            assert_null(bad);
+        }
+    }
+}
+
 void net_destroy(struct net *net)
 {
     net_stop_all(net);
+    check_logs(net);
     if (getenv("PX_KEEP_TESTNET")) {
         fprintf(stderr, "testnet kept in %s\n", net->dir);
         return;
@@ -284,6 +313,8 @@ int net_query_key(struct net *net, int i, const char *key, char *value, size_t c
     int st = net_http_get((uint16_t)(net->base + 10 * i + 1), path, body, sizeof(body), 5000);
     if (st != 200)
         return st < 0 ? st : PX_EPROTO;
+    if (strstr(body, "\"error\"") || !strstr(body, "\"response\""))
+        return PX_EAPP; /* the node could not ask its app (e.g. reconnecting) */
     const char *v = strstr(body, "\"value\":\"");
     if (!v)
         return 0;

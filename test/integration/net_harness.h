@@ -54,7 +54,8 @@ int net_http_get(uint16_t port, const char *path, char *out, size_t cap, int tim
 bool net_wait_rpc(struct net *net, int i, int timeout_ms);
 /* broadcast_tx_async of a KV tx "key=value" at node i. 0 if the node answered with code 0. */
 int net_submit_kv(struct net *net, int i, const char *key, const char *value);
-/* Ask node i's app (abci_query /key) through RPC: 1 found with value, 0 absent, <0 error. */
+/* Ask node i's app (abci_query /key) through RPC: 1 found with value, 0 absent, <0 error
+ * (PX_EAPP: the node answered with an error, e.g. its app is reconnecting). */
 int net_query_key(struct net *net, int i, const char *key, char *value, size_t cap);
 
 #endif

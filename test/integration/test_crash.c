@@ -113,6 +113,23 @@ static void check_signatures(const char *log)
     free(text);
 }
 
+struct query_wait {
+    struct net *net;
+    const char *key;
+    char *got;
+    size_t cap;
+    int found;
+};
+
+/* A query answered by the app (found or absent), not an error of a node whose app is
+ * reconnecting. */
+static bool query_answered(void *u)
+{
+    struct query_wait *q = u;
+    q->found = net_query_key(q->net, 0, q->key, q->got, q->cap);
+    return q->found >= 0;
+}
+
 static void crash(void **state)
 {
     (void)state;
@@ -169,7 +186,9 @@ static void crash(void **state)
             char key[32], val[32], got[64];
             snprintf(key, sizeof(key), "crash%d", k);
             snprintf(val, sizeof(val), "v%d", k);
-            int found = net_query_key(&net, 0, key, got, sizeof(got));
+            struct query_wait qw = {&net, key, got, sizeof(got), 0};
+            assert_true(pxt_wait_until(query_answered, &qw, 30000));
+            int found = qw.found;
             if (is_committed[k]) {
                 if (found != 1)
                     fprintf(stderr, "committed tx %s not found (%d) after round %d (%s kill)\n",

@@ -26,6 +26,8 @@ int cmd_abci_test(int argc, char **argv);
 int cmd_testnet(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_load(int argc, char **argv);
-int cmd_status(int argc, char **argv); int cmd_tx(int argc, char **argv); int cmd_query(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_tx(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 
 #endif

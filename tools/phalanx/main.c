@@ -22,7 +22,9 @@ const struct phalanx_command phalanx_commands[] = {
     {"rollback", "move a stopped node's state back one height (--hard: its block too)",
      cmd_rollback},
     {"load", "open-loop load generator: send txs at a rate, report commits and latency", cmd_load},
-    {"status", "print a node's height, hashes and sync state (JSON-RPC)", cmd_status}, {"tx", "send a transaction to a node (broadcast_tx_sync/async/commit)", cmd_tx}, {"query", "ask the app through a node (abci_query)", cmd_query},
+    {"status", "print a node's height, hashes and sync state (JSON-RPC)", cmd_status},
+    {"tx", "send a transaction to a node (broadcast_tx_sync/async/commit)", cmd_tx},
+    {"query", "ask the app through a node (abci_query)", cmd_query},
     {NULL, NULL, NULL},
 };
 
