@@ -648,7 +648,7 @@ static void try_apply(struct csd *d)
     if (b->block.evidence_count > 0)
         d->n_evidence = 0;
     if (d->hooks.committed)
-        d->hooks.committed(d->st, &b->block, &d->decide_id, &res, d->hooks.user);
+        d->hooks.committed(d->st, &b->block, b->enc_len, &d->decide_id, &res, d->hooks.user);
     blockexec_result_fini(&res);
     int werr = wal_end_height(d->wal, h);
     if (werr)

@@ -37,8 +37,8 @@ struct csd_hooks {
     /* Send to every peer (the reactor's gossip repairs anything lost). */
     void (*broadcast)(uint8_t channel, const uint8_t *data, size_t len, void *user);
     /* A block was committed: s is the state after it. */
-    void (*committed)(const struct chain_state *s, const struct block *b, const struct block_id *id,
-                      const struct blockexec_result *res, void *user);
+    void (*committed)(const struct chain_state *s, const struct block *b, size_t block_bytes,
+                      const struct block_id *id, const struct blockexec_result *res, void *user);
     void *user;
 };
 

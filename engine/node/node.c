@@ -74,6 +74,8 @@ struct node {
     struct rpc_status status; /* guarded by status_lock: read by RPC threads */
     uint64_t total_txs;
     uint64_t last_block_time_ns;
+    struct validator_set *vals_prev; /* the set of the height before the last committed one */
+    bool have_vals_prev;
 };
 
 /* ---- p2p callbacks (nng threads: enqueue only) --------------------------------------- */
@@ -194,7 +196,7 @@ static void update_metrics(struct node *n)
     metrics_set(n->ms.rounds, NULL, csd_round(n->csd));
 }
 
-static void hook_committed(const struct chain_state *s, const struct block *b,
+static void hook_committed(const struct chain_state *s, const struct block *b, size_t block_bytes,
                            const struct block_id *id, const struct blockexec_result *res,
                            void *user)
 {
@@ -210,6 +212,13 @@ static void hook_committed(const struct chain_state *s, const struct block *b,
         metrics_set(n->ms.total_txs, NULL, (double)n->total_txs);
         metrics_set(n->ms.validators, NULL, s->validators.count);
         metrics_set(n->ms.validators_power, NULL, (double)s->validators.total_voting_power);
+        /* s->last_validators signed this block's height; vals_prev the height before */
+        metrics_std_block(&n->ms, b, block_bytes, &s->last_validators,
+                          n->have_vals_prev ? n->vals_prev : NULL);
+        if (n->vals_prev) {
+            validator_set_copy(n->vals_prev, &s->last_validators);
+            n->have_vals_prev = true;
+        }
         if (n->last_block_time_ns && b->header.time_ns > n->last_block_time_ns)
             metrics_observe(n->ms.block_interval_seconds, NULL,
                             (double)(b->header.time_ns - n->last_block_time_ns) / 1e9);
@@ -533,6 +542,7 @@ static void shutdown_node(struct node *n)
     genesis_fini(&n->genesis);
     ed25519_privkey_wipe(&n->node_key);
     free(n->st);
+    free(n->vals_prev);
 }
 
 int node_run(const struct node_options *opts)
@@ -554,6 +564,7 @@ int node_run(const struct node_options *opts)
         rc = fail("bad log level spec", opts->log_spec ? opts->log_spec : n->cfg.log.level);
     size_t caps[EVQ_CLASS_COUNT] = {1024, 8192, 1024};
     n->st = calloc(1, sizeof(*n->st));
+    n->vals_prev = calloc(1, sizeof(*n->vals_prev));
     if (rc == 0 && (!n->st || evq_new(caps, &n->q) != 0))
         rc = fail("out of memory", NULL);
     struct mempool_config mc = {n->cfg.mempool.max_txs, n->cfg.mempool.max_txs_bytes,
