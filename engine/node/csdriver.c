@@ -34,6 +34,7 @@
 #define TIMER_RETRY 2
 #define RETRY_MS 1000
 #define MAX_EVIDENCE 32
+#define WAL_COMPACT_BYTES (64ull << 20)
 
 struct cblock {
     bool used;
@@ -604,6 +605,26 @@ static void do_validate(struct csd *d, uint64_t height, const struct block_id *i
 
 static void start_height(struct csd *d, bool log);
 
+/* Mark the end of height h (fsynced) and keep the WAL bounded: only the records after the
+ * last marker are ever replayed, so once the file passes WAL_COMPACT_BYTES everything
+ * before the marker is dropped (crash-safe: the WAL copies and renames). */
+static void end_height_in_wal(struct csd *d, uint64_t h)
+{
+    int err = wal_end_height(d->wal, h);
+    if (err) {
+        PX_ERROR(MOD, "cannot mark the end of a height in the WAL", "err=\"%s\"", px_strerror(err));
+        return;
+    }
+    if (wal_size(d->wal) < WAL_COMPACT_BYTES)
+        return;
+    uint64_t removed = 0;
+    err = wal_compact(d->wal, &removed);
+    if (err)
+        PX_ERROR(MOD, "cannot compact the WAL", "err=\"%s\"", px_strerror(err));
+    else
+        PX_DEBUG(MOD, "compacted the WAL", "removed_bytes=%llu", (unsigned long long)removed);
+}
+
 /* Apply the decided block if its content is here. */
 static void try_apply(struct csd *d)
 {
@@ -620,10 +641,7 @@ static void try_apply(struct csd *d)
          * this block and saved its state: only the next height is left to start */
         PX_INFO(MOD, "decided block was applied by the handshake", "height=%llu",
                 (unsigned long long)h);
-        int werr = wal_end_height(d->wal, h);
-        if (werr)
-            PX_ERROR(MOD, "cannot mark the end of a height in the WAL", "err=\"%s\"",
-                     px_strerror(werr));
+        end_height_in_wal(d, h);
         clear_height(d);
         start_height(d, true);
         return;
@@ -650,10 +668,7 @@ static void try_apply(struct csd *d)
     if (d->hooks.committed)
         d->hooks.committed(d->st, &b->block, b->enc_len, &d->decide_id, &res, d->hooks.user);
     blockexec_result_fini(&res);
-    int werr = wal_end_height(d->wal, h);
-    if (werr)
-        PX_ERROR(MOD, "cannot mark the end of a height in the WAL", "err=\"%s\"",
-                 px_strerror(werr));
+    end_height_in_wal(d, h);
     clear_height(d);
     start_height(d, true);
 }
