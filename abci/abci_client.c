@@ -50,10 +50,25 @@ struct abci_client {
     int timeout_ms;
     size_t max_request_bytes, max_response_bytes;
     struct conn conns[ABCI_CONN_COUNT];
-    int nconns;             /* initialised so far */
-    pthread_mutex_t up_mu;  /* with up_cond: signalled when a connection comes up */
-    pthread_cond_t up_cond; /* (CLOCK_MONOTONIC) */
+    int nconns;                       /* initialised so far */
+    pthread_mutex_t up_mu;            /* with up_cond: signalled when a connection comes up */
+    pthread_cond_t up_cond;           /* (CLOCK_MONOTONIC) */
+    abci_client_observer_fn observer; /* set before any call; read-only afterwards */
+    void *observer_user;
 };
+
+void abci_client_set_observer(struct abci_client *c, abci_client_observer_fn fn, void *user)
+{
+    c->observer = fn;
+    c->observer_user = user;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void set_err(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(struct conn *cn, const char *fmt, ...)
@@ -310,6 +325,7 @@ int abci_client_call(struct abci_client *c, enum abci_conn conn, const Phalanx__
         return PX_EINVAL;
     struct conn *cn = &c->conns[conn];
     pthread_mutex_lock(&cn->call_mu);
+    uint64_t started_ns = mono_ns();
     cn->err[0] = '\0';
     int rc = 0;
     nng_msg *msg = NULL;
@@ -431,6 +447,9 @@ out:
         char q[ERR_MAX + 8];
         PX_WARN(MOD, "call failed", "conn=%s err=%s", abci_conn_name(conn),
                 px_log_quote(q, sizeof(q), cn->err[0] ? cn->err : px_strerror(rc)));
+    } else if (c->observer) {
+        c->observer(abci_method_name(req->value_case), (double)(mono_ns() - started_ns) / 1e9,
+                    c->observer_user);
     }
     pthread_mutex_unlock(&cn->call_mu);
     return rc;

@@ -63,6 +63,12 @@ void abci_client_free(struct abci_client *c);
 int abci_client_call(struct abci_client *c, enum abci_conn conn, const Phalanx__Abci__Request *req,
                      int timeout_ms, Phalanx__Abci__Response **out);
 
+/* Called after every successful call with the method's name (abci_method_name) and how
+ * long the round trip took, on the calling thread (metrics). Set it before the first
+ * call; fn must be thread safe (calls on different connections run at once). */
+typedef void (*abci_client_observer_fn)(const char *method, double seconds, void *user);
+void abci_client_set_observer(struct abci_client *c, abci_client_observer_fn fn, void *user);
+
 /* True if `conn` currently has a live connection to the app. */
 bool abci_client_connected(struct abci_client *c, enum abci_conn conn);
 /* Wait until all four connections are up. 0, or PX_ETIMEDOUT. */

@@ -1045,6 +1045,13 @@ int csd_start(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
 
 /* ---- peers' messages ----------------------------------------------------------------- */
 
+static void verified(struct csd *d, uint64_t t0)
+{
+    if (d->hooks.sig_verified)
+        d->hooks.sig_verified((double)(px_clock_mono_ns(px_clock_system()) - t0) / 1e9,
+                              d->hooks.user);
+}
+
 static void set_time(struct csd *d, uint64_t mono, uint64_t wall)
 {
     d->mono = mono;
@@ -1063,7 +1070,10 @@ int csd_on_proposal(struct csd *d, const struct proposal *p, uint64_t mono_ns, u
     const struct validator *v = validator_set_get(&d->st->validators, pi);
     if (!v)
         return 0;
-    if (sign_bytes_proposal_verify(p, d->st->chain_id, v->pub_key, verify_cb, NULL) != 0)
+    uint64_t t0 = px_clock_mono_ns(px_clock_system());
+    int bad = sign_bytes_proposal_verify(p, d->st->chain_id, v->pub_key, verify_cb, NULL);
+    verified(d, t0);
+    if (bad)
         return PX_ECRYPTO;
     struct cround *r = round_get(d, p->round, true);
     if (r && !r->has_proposal) {
@@ -1101,7 +1111,10 @@ int csd_on_vote(struct csd *d, const struct vote *v, uint64_t mono_ns, uint64_t 
     if (!val || memcmp(val->address, v->validator_address, VOTE_ADDRESS_SIZE) != 0)
         return PX_EINVAL;
     d->stats.votes_in++;
-    if (sign_bytes_vote_verify(v, d->st->chain_id, val->pub_key, verify_cb, NULL) != 0) {
+    uint64_t t0 = px_clock_mono_ns(px_clock_system());
+    int bad = sign_bytes_vote_verify(v, d->st->chain_id, val->pub_key, verify_cb, NULL);
+    verified(d, t0);
+    if (bad) {
         d->stats.votes_bad++;
         return PX_ECRYPTO;
     }

@@ -39,6 +39,8 @@ struct csd_hooks {
     /* A block was committed: s is the state after it. */
     void (*committed)(const struct chain_state *s, const struct block *b, size_t block_bytes,
                       const struct block_id *id, const struct blockexec_result *res, void *user);
+    /* A peer's signature was checked, taking `seconds` (metrics; may be NULL). */
+    void (*sig_verified)(double seconds, void *user);
     void *user;
 };
 

@@ -76,6 +76,10 @@ struct node {
     uint64_t last_block_time_ns;
     struct validator_set *vals_prev; /* the set of the height before the last committed one */
     bool have_vals_prev;
+    /* step/round duration metrics (consensus thread) */
+    uint64_t obs_height, obs_step_at, obs_round_at;
+    int32_t obs_round;
+    enum cs_step obs_step;
 };
 
 /* ---- p2p callbacks (nng threads: enqueue only) --------------------------------------- */
@@ -228,6 +232,46 @@ static void hook_committed(const struct chain_state *s, const struct block *b, s
         rpc_publish_block(n->rpc, s->last_height);
 }
 
+static void hook_sig_verified(double seconds, void *user)
+{
+    struct node *n = user;
+    if (n->metrics)
+        metrics_observe(n->ms.signature_verification_seconds, NULL, seconds);
+}
+
+static void abci_timing(const char *method, double seconds, void *user)
+{
+    struct node *n = user;
+    metrics_observe(n->ms.abci_method_timing_seconds, method, seconds);
+}
+
+/* Step and round durations: called on the consensus thread after every event. */
+static void observe_steps(struct node *n, uint64_t mono)
+{
+    if (!n->metrics)
+        return;
+    uint64_t h = csd_height(n->csd);
+    int32_t r = csd_round(n->csd);
+    enum cs_step st = csd_step(n->csd);
+    if (h == n->obs_height && r == n->obs_round && st == n->obs_step)
+        return;
+    if (n->obs_step_at) {
+        metrics_observe(n->ms.step_duration_seconds, cs_step_name(n->obs_step),
+                        (double)(mono - n->obs_step_at) / 1e9);
+        if (h != n->obs_height || r != n->obs_round) {
+            metrics_observe(n->ms.round_duration_seconds, NULL,
+                            (double)(mono - n->obs_round_at) / 1e9);
+            n->obs_round_at = mono;
+        }
+    } else {
+        n->obs_round_at = mono;
+    }
+    n->obs_height = h;
+    n->obs_round = r;
+    n->obs_step = st;
+    n->obs_step_at = mono;
+}
+
 /* ---- RPC callbacks (RPC threads) ----------------------------------------------------- */
 
 static int rpc_status_cb(struct rpc_status *out, void *user)
@@ -305,6 +349,8 @@ static int connect_app(struct node *n)
     ac.timeout_ms = (int)n->cfg.abci.call_timeout_ms;
     if (abci_client_new(&ac, &n->app) != 0)
         return fail("cannot set up the connection to the app", n->cfg.abci.address);
+    if (n->metrics)
+        abci_client_set_observer(n->app, abci_timing, n);
     PX_INFO(MOD, "waiting for the app", "address=%s", n->cfg.abci.address);
     while (!stop_requested) {
         if (abci_client_wait_connected(n->app, 1000) == 0)
@@ -380,7 +426,7 @@ static int start_consensus(struct node *n)
     cc.wal_path = wal_path;
     cc.wal_max_record_bytes = k->wal_max_record_bytes;
     cc.max_future_ns = 10ull * 1000000000ull;
-    struct csd_hooks hooks = {hook_broadcast, hook_committed, n};
+    struct csd_hooks hooks = {hook_broadcast, hook_committed, hook_sig_verified, n};
     int err = csd_new(&cc, &n->bx, n->st, n->pv, &hooks, &n->csd);
     if (!err)
         err = cons_reactor_new(n->csd, n->p2p, n->bs, &n->cr);
@@ -400,11 +446,6 @@ static int start_rpc(struct node *n)
 {
     const struct config_rpc *rc = &n->cfg.rpc;
     const struct config_instrumentation *ic = &n->cfg.instrumentation;
-    if (ic->prometheus) {
-        if (metrics_new(ic->namespace_, &n->metrics) != 0 ||
-            metrics_std_register(n->metrics, &n->ms) != 0)
-            return fail("cannot set up metrics", NULL);
-    }
     if (!rc->listen_addr[0] && !ic->prometheus)
         return 0;
     static char bs_path[PATH_CAP + 32], ss_path[PATH_CAP + 32], gen_path[PATH_CAP];
@@ -510,6 +551,7 @@ static void run_loop(struct node *n)
             PX_ERROR(MOD, "consensus stopped on a local fault (see above); shutting down", NULL);
             break;
         }
+        observe_steps(n, mono);
         if (mono >= next_gossip) {
             check_app(n);
             cons_reactor_tick(n->cr, mono);
@@ -571,6 +613,11 @@ int node_run(const struct node_options *opts)
                                 n->cfg.mempool.max_tx_bytes, n->cfg.mempool.cache_size_txs, false};
     if (rc == 0 && mempool_new(&mc, &n->mp) != 0)
         rc = fail("bad mempool limits", NULL);
+    const struct config_instrumentation *ic = &n->cfg.instrumentation;
+    if (rc == 0 && ic->prometheus &&
+        (metrics_new(ic->namespace_, &n->metrics) != 0 ||
+         metrics_std_register(n->metrics, &n->ms) != 0))
+        rc = fail("cannot set up metrics", NULL);
     if (rc == 0)
         rc = connect_app(n);
     if (rc == 0) {

@@ -486,6 +486,43 @@ static void round_trip_every_method(void **state)
     assert_int_equal(refused, 0);
 }
 
+struct observed {
+    int calls;
+    char last[32];
+    double seconds;
+};
+
+static void observer(const char *method, double seconds, void *user)
+{
+    struct observed *o = user;
+    o->calls++;
+    snprintf(o->last, sizeof(o->last), "%s", method);
+    o->seconds = seconds;
+}
+
+/* The observer sees every successful call with its method and duration, and no failure. */
+static void observer_sees_successful_calls(void **state)
+{
+    struct fx *f = *state;
+    start_both(f);
+    struct observed o = {0};
+    abci_client_set_observer(f->cli, observer, &o);
+    Phalanx__Abci__Response *r = NULL;
+    REQ(echo, echo, Phalanx__Abci__RequestEcho, PHALANX__ABCI__REQUEST_ECHO__INIT,
+        PHALANX__ABCI__REQUEST__VALUE_ECHO);
+    echo_m.message = "timed";
+    assert_int_equal(abci_client_call(f->cli, ABCI_CONN_QUERY, &echo, 0, &r), 0);
+    abci_response_free(r);
+    assert_int_equal(o.calls, 1);
+    assert_string_equal(o.last, abci_method_name(PHALANX__ABCI__REQUEST__VALUE_ECHO));
+    assert_true(o.seconds >= 0 && o.seconds < 60);
+    /* a method refused on this connection is not a call the app answered */
+    REQ(fb, finalize_block, Phalanx__Abci__RequestFinalizeBlock,
+        PHALANX__ABCI__REQUEST_FINALIZE_BLOCK__INIT, PHALANX__ABCI__REQUEST__VALUE_FINALIZE_BLOCK);
+    assert_int_equal(abci_client_call(f->cli, ABCI_CONN_QUERY, &fb, 0, &r), PX_EINVAL);
+    assert_int_equal(o.calls, 1);
+}
+
 static void defaults_of_an_empty_app(void **state)
 {
     struct fx *f = *state;
@@ -819,6 +856,7 @@ int main(void)
         cmocka_unit_test(codec_garbage_and_bounds),
         cmocka_unit_test(codec_method_tables),
         cmocka_unit_test_setup_teardown(round_trip_every_method, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(observer_sees_successful_calls, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(defaults_of_an_empty_app, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(exceptions_and_protocol_errors, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(response_over_client_bound, fx_setup, fx_teardown),
