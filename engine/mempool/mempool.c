@@ -364,6 +364,10 @@ static int collect(struct mempool *mp, uint64_t after_seq, uint64_t max_bytes, i
         gas += e->tx.gas_wanted;
         k++;
     }
+    if (k == 0) { /* nothing after the cursor: no array to hand out */
+        free(arr);
+        arr = NULL;
+    }
     *txs = arr;
     *n = k;
     return 0;

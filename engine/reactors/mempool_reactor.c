@@ -161,8 +161,12 @@ static void recheck(struct mempool_reactor *r)
     for (;;) {
         struct mempool_tx *txs;
         size_t n;
-        if (mempool_after(r->mp, after, CHECK_BATCH_TXS, &txs, &n) != 0 || n == 0)
+        if (mempool_after(r->mp, after, CHECK_BATCH_TXS, &txs, &n) != 0)
             return;
+        if (n == 0) {
+            mempool_txs_free(txs, n);
+            return;
+        }
         uint8_t **ptrs = calloc(n, sizeof(*ptrs));
         size_t *lens = calloc(n, sizeof(*lens));
         uint32_t *codes = calloc(n, sizeof(*codes));

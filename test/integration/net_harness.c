@@ -135,11 +135,8 @@ static void check_logs(struct net *net)
                 bad = strstr(text, "ERROR: AddressSanitizer");
             if (!bad)
                 bad = strstr(text, "ERROR: LeakSanitizer");
-            if (bad) {
-                const char *end = strchr(bad, '\n');
-                fprintf(stderr, "sanitizer report in %s: %.*s\n", path,
-                        (int)(end ? end - bad : 200), bad);
-            }
+            if (bad) /* the report with its first stacks */
+                fprintf(stderr, "sanitizer report in %s:\n%.4000s\n", path, bad);
             free(text);
             assert_null(bad);
         }

@@ -172,7 +172,12 @@ static void gossip_iteration(void **state)
     assert_int_equal(mempool_after(mp, last, 100, &txs, &n), 0);
     assert_int_equal(n, 3);
     assert_memory_equal(txs[0].data, "g2", 2);
+    uint64_t newest = txs[2].seq;
     mempool_txs_free(txs, n);
+    /* nothing after the newest: an empty answer owns no memory (ASan checks) */
+    assert_int_equal(mempool_after(mp, newest, 100, &txs, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(txs);
     mempool_flush(mp);
     assert_int_equal(mempool_after(mp, 0, 100, &txs, &n), 0);
     assert_int_equal(n, 0);
