@@ -30,7 +30,9 @@ enum stmt {
 
 static const char *const sql_text[S_COUNT] = {
     [S_HEIGHT] = "SELECT IFNULL(MAX(height),0) FROM indexed",
-    [S_SET_HEIGHT] = "INSERT OR REPLACE INTO indexed(id,height) VALUES(1,?)",
+    /* re-indexing an older height never lowers the mark */
+    [S_SET_HEIGHT] = "INSERT INTO indexed(id,height) VALUES(1,?) "
+                     "ON CONFLICT(id) DO UPDATE SET height=MAX(height, excluded.height)",
     [S_DEL_TX] = "DELETE FROM tx_attrs WHERE height=?",
     [S_DEL_BLOCK] = "DELETE FROM block_attrs WHERE height=?",
     [S_ADD_TX] = "INSERT OR IGNORE INTO tx_attrs(key,value,height,idx) VALUES(?,?,?,?)",
