@@ -17,6 +17,7 @@
 #include "csdriver.h"
 #include "evq.h"
 #include "genesis.h"
+#include "indexer.h"
 #include "keyfile.h"
 #include "mempool.h"
 #include "mempool_reactor.h"
@@ -56,6 +57,7 @@ struct node {
     struct privval *pv;
     struct blockstore *bs;
     struct statestore *ss;
+    struct txindex *tx_index;
     struct abci_client *app;
     struct mempool *mp;
     struct blockexec bx;
@@ -228,6 +230,10 @@ static void hook_committed(const struct chain_state *s, const struct block *b, s
                             (double)(b->header.time_ns - n->last_block_time_ns) / 1e9);
     }
     n->last_block_time_ns = b->header.time_ns;
+    int ierr = indexer_index_height(n->tx_index, n->ss, s->last_height);
+    if (ierr)
+        PX_WARN(MOD, "cannot index the block's events (done again at the next start)",
+                "height=%llu err=\"%s\"", (unsigned long long)s->last_height, px_strerror(ierr));
     if (n->rpc)
         rpc_publish_block(n->rpc, s->last_height);
 }
@@ -339,6 +345,9 @@ static int load_all(struct node *n)
     snprintf(path, sizeof(path), "%s/state.db", dbdir);
     if (statestore_open(path, &n->ss) != 0)
         return fail("cannot open the state store", path);
+    snprintf(path, sizeof(path), "%s/txindex.db", dbdir);
+    if (txindex_open(path, false, &n->tx_index) != 0)
+        return fail("cannot open the event index", path);
     return 0;
 }
 
@@ -448,11 +457,13 @@ static int start_rpc(struct node *n)
     const struct config_instrumentation *ic = &n->cfg.instrumentation;
     if (!rc->listen_addr[0] && !ic->prometheus)
         return 0;
-    static char bs_path[PATH_CAP + 32], ss_path[PATH_CAP + 32], gen_path[PATH_CAP];
+    static char bs_path[PATH_CAP + 32], ss_path[PATH_CAP + 32], ix_path[PATH_CAP + 32],
+        gen_path[PATH_CAP];
     char dbdir[PATH_CAP];
     path_in(n, n->cfg.storage.db_dir, dbdir);
     snprintf(bs_path, sizeof(bs_path), "%s/blockstore.db", dbdir);
     snprintf(ss_path, sizeof(ss_path), "%s/state.db", dbdir);
+    snprintf(ix_path, sizeof(ix_path), "%s/txindex.db", dbdir);
     path_in(n, "config/genesis.json", gen_path);
     static const char *cors[CONFIG_LIST_MAX + 1];
     for (size_t i = 0; i < rc->cors_allowed_origins.n; i++)
@@ -462,6 +473,7 @@ static int start_rpc(struct node *n)
     memset(&env, 0, sizeof(env));
     env.blockstore_path = bs_path;
     env.statestore_path = ss_path;
+    env.txindex_path = ix_path;
     env.genesis_path = gen_path;
     env.node_id = p2p_id(n->p2p);
     env.moniker = n->cfg.moniker;
@@ -577,6 +589,7 @@ static void shutdown_node(struct node *n)
     mempool_free(n->mp);
     blockstore_close(n->bs);
     statestore_close(n->ss);
+    txindex_close(n->tx_index);
     privval_free(n->pv);
     evq_free(n->q);
     metrics_free(n->metrics);
@@ -628,6 +641,8 @@ int node_run(const struct node_options *opts)
         n->bx.call_timeout_ms = n->cfg.abci.call_timeout_ms;
         if (handshake(n) != 0)
             rc = fail("cannot bring the app and the stores into step (see the log above)", NULL);
+        else /* heights committed before a crash but not yet indexed */
+            indexer_catch_up(n->tx_index, n->ss, n->st->initial_height, n->st->last_height);
     }
     if (rc == 0)
         rc = start_network(n);

@@ -22,6 +22,7 @@
 #include "px_error.h"
 #include "px_log.h"
 #include "rpc_internal.h"
+#include "txindex.h"
 #include "statestore.h"
 
 #include <sodium.h>
@@ -725,6 +726,7 @@ void rpc_free(struct rpc *r)
         blockstore_close(r->bs);
     if (r->ss)
         statestore_close(r->ss);
+    txindex_close(r->tx_index);
     for (size_t i = 0; i < sizeof r->strs / sizeof r->strs[0]; i++)
         free(r->strs[i]);
     if (r->cors) {
@@ -793,6 +795,13 @@ int rpc_new(const struct rpc_env *env, struct rpc **out)
     if (err == 0 && (err = statestore_open_readonly(r->env.statestore_path, &r->ss)) < 0)
         PX_ERROR("rpc", "cannot open the state store", "path=%s err=%s", r->env.statestore_path,
                  px_strerror(err));
+    /* the event index is optional: without it searches read the stored results */
+    if (err == 0 && env->txindex_path != NULL &&
+        txindex_open(env->txindex_path, true, &r->tx_index) < 0) {
+        PX_WARN("rpc", "no event index: searches will scan the stored results", "path=%s",
+                env->txindex_path);
+        r->tx_index = NULL;
+    }
     for (size_t i = 0; err == 0 && i < RPC_WORKERS; i++) {
         if (pthread_create(&r->workers[i], NULL, worker_main, r) != 0)
             err = PX_ENOMEM;

@@ -32,6 +32,7 @@ struct mempool;
 #define RPC_MAX_PER_PAGE 100
 #define RPC_DEFAULT_PER_PAGE 30
 #define RPC_SEARCH_MAX_HEIGHTS 20000 /* most heights one tx_search/block_search scans */
+#define RPC_INDEX_MAX_HITS 100000    /* most candidates one search takes from the event index */
 #define RPC_WORKERS 4
 
 /* The node's view of the chain, asked for by status. */
@@ -96,6 +97,8 @@ struct rpc_env {
     const char *blockstore_path; /* HOME/data/blockstore.db */
     const char *statestore_path; /* HOME/data/state.db */
     const char *genesis_path;    /* HOME/config/genesis.json */
+    const char *txindex_path;    /* HOME/data/txindex.db (engine/store/txindex); NULL: searches
+                                    read the stored results only */
     const char *node_id;         /* hex */
     const char *moniker;
     const char *chain_id;

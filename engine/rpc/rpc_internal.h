@@ -15,6 +15,7 @@
 #include "commit.h"
 #include "header.h"
 #include "rpc.h"
+#include "txindex.h"
 #include "validator_set.h"
 
 struct blockstore;
@@ -59,6 +60,7 @@ struct rpc {
     pthread_mutex_t store_mu; /* the store handles are used by one thread at a time */
     struct blockstore *bs;
     struct statestore *ss;
+    struct txindex *tx_index; /* may be NULL */
 
     /* HTTP */
     void *http;    /* nng_http_server * */

@@ -866,21 +866,72 @@ static int search_args(json_t *p, struct rpc_query_expr *q, bool *desc, struct r
     return 0;
 }
 
-/* Heights to scan for a search: the stored range narrowed by key's conditions, at most
- * RPC_SEARCH_MAX_HEIGHTS of them. */
+/* Heights a search covers: the stored range narrowed by key's conditions. When the
+ * heights are to be scanned (bounded = true) at most RPC_SEARCH_MAX_HEIGHTS of them. */
 static int search_range(struct rpc *r, const struct rpc_query_expr *q, const char *key,
-                        uint64_t *lo, uint64_t *hi, struct rpc_error *e)
+                        bool bounded, uint64_t *lo, uint64_t *hi, struct rpc_error *e)
 {
     uint64_t base, top;
     range(r, &base, &top);
     *lo = base ? base : 1;
     *hi = top;
     rpc_query_height_range(q, key, lo, hi);
-    if (*hi >= *lo && *hi - *lo >= RPC_SEARCH_MAX_HEIGHTS)
+    if (bounded && *hi >= *lo && *hi - *lo >= RPC_SEARCH_MAX_HEIGHTS)
         FAIL(e, RPC_ERR_PARAMS,
              "query would scan %" PRIu64 " heights (limit %d): bound it with "
-             "%s conditions",
+             "%s conditions, or add an equality on an event attribute",
              *hi - *lo + 1, RPC_SEARCH_MAX_HEIGHTS, key);
+    return 0;
+}
+
+/* The condition the event index can answer: an equality on an event attribute other
+ * than the reserved keys (they are not in the index). NULL if none or no index. */
+static const struct rpc_qcond *index_cond(struct rpc *r, const struct rpc_query_expr *q)
+{
+    if (r->tx_index == NULL)
+        return NULL;
+    for (size_t i = 0; i < q->n; i++) {
+        const struct rpc_qcond *c = &q->c[i];
+        if (c->op == RPC_Q_EQ && !c->is_num && strcmp(c->key, "tx.height") != 0 &&
+            strcmp(c->key, "tx.hash") != 0 && strcmp(c->key, "tm.event") != 0 &&
+            strcmp(c->key, "block.height") != 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Does tx i of height h (results `res`, block b) satisfy q? */
+static bool tx_matches(const struct rpc_query_expr *q, uint64_t h, json_t *res,
+                       const struct block *b, size_t i)
+{
+    json_t *txr = json_object_get(res, "txs_results");
+    if (i >= json_array_size(txr))
+        return false;
+    char hs[24], hexhash[65] = "";
+    snprintf(hs, sizeof hs, "%" PRIu64, h);
+    if (i < b->tx_count) {
+        uint8_t th[32];
+        crypto_hash_sha256(th, b->txs[i].data, b->txs[i].len);
+        px_hex_encode(hexhash, sizeof hexhash, th, 32, true);
+    }
+    const char *keys[] = {"tx.height", "tx.hash", "tm.event"};
+    const char *vals[] = {hs, hexhash, "Tx"};
+    return rpc_query_match(q, json_object_get(json_array_get(txr, i), "events"), keys, vals, 3);
+}
+
+static int push_hit(uint64_t (**hits)[2], size_t *n, size_t *cap, uint64_t h, uint64_t i)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        void *nh = realloc(*hits, nc * sizeof **hits);
+        if (nh == NULL)
+            return PX_ENOMEM;
+        *hits = nh;
+        *cap = nc;
+    }
+    (*hits)[*n][0] = h;
+    (*hits)[*n][1] = i;
+    (*n)++;
     return 0;
 }
 
@@ -890,85 +941,117 @@ static int m_tx_search(struct rpc *r, json_t *p, json_t **out, struct rpc_error 
     if (q == NULL)
         FAIL(e, RPC_ERR_INTERNAL, "out of memory");
     bool desc = false;
-    uint64_t lo, hi;
+    uint64_t lo = 1, hi = 0;
     int err = search_args(p, q, &desc, e);
+    const struct rpc_qcond *ic = err == 0 ? index_cond(r, q) : NULL;
     if (err == 0)
-        err = search_range(r, q, "tx.height", &lo, &hi, e);
+        err = search_range(r, q, "tx.height", ic == NULL, &lo, &hi, e);
     if (err < 0) {
         free(q);
         return err;
     }
-    /* tx.hash = 'X' goes straight to the index. */
-    uint64_t hash_h = 0;
-    for (size_t i = 0; i < q->n; i++) {
+    /* Candidates (height, index; index UINT64_MAX: every tx of the height): tx.hash = 'X'
+     * from the block store's index, an attribute equality from the event index, else every
+     * height of the range. */
+    size_t n_cand = 0;
+    uint64_t(*cand)[2] = NULL;
+    bool by_hash = false;
+    for (size_t i = 0; i < q->n && !by_hash; i++) {
         uint8_t hash[32];
         size_t got;
         uint32_t idx;
+        uint64_t hh;
         if (strcmp(q->c[i].key, "tx.hash") == 0 && q->c[i].op == RPC_Q_EQ &&
             px_hex_decode(hash, 32, &got, q->c[i].str, strlen(q->c[i].str)) == 0 && got == 32) {
+            by_hash = true;
             pthread_mutex_lock(&r->store_mu);
-            int fe = blockstore_find_tx(r->bs, hash, &hash_h, &idx);
+            int fe = blockstore_find_tx(r->bs, hash, &hh, &idx);
             pthread_mutex_unlock(&r->store_mu);
-            if (fe < 0) {
-                lo = 1;
-                hi = 0;
-            } else {
-                lo = hi = hash_h;
+            cand = malloc(sizeof *cand);
+            if (cand && fe == 0 && hh >= lo && hh <= hi) {
+                cand[0][0] = hh;
+                cand[0][1] = idx;
+                n_cand = 1;
             }
         }
     }
-    /* Matches as (height, index), bounded by the scan bound times the txs we keep. */
+    if (!by_hash && ic != NULL) {
+        cand = malloc(RPC_INDEX_MAX_HITS * sizeof *cand);
+        bool more = false;
+        if (cand) {
+            pthread_mutex_lock(&r->store_mu);
+            err = txindex_find_txs(r->tx_index, ic->key, ic->str, lo, hi, desc, cand,
+                                   RPC_INDEX_MAX_HITS, &n_cand, &more);
+            pthread_mutex_unlock(&r->store_mu);
+        }
+        if (cand && err == 0 && more) {
+            free(cand);
+            free(q);
+            FAIL(e, RPC_ERR_PARAMS,
+                 "%s = '%s' matches more than %d transactions: narrow the query (e.g. with "
+                 "tx.height conditions)",
+                 ic->key, ic->str, RPC_INDEX_MAX_HITS);
+        }
+    } else if (!by_hash) {
+        size_t span = hi >= lo ? (size_t)(hi - lo + 1) : 0;
+        cand = malloc((span ? span : 1) * sizeof *cand);
+        for (size_t k = 0; cand && k < span; k++) {
+            cand[k][0] = desc ? hi - k : lo + k;
+            cand[k][1] = UINT64_MAX;
+        }
+        n_cand = span;
+    }
+    if (cand == NULL || err < 0) {
+        free(cand);
+        free(q);
+        FAIL(e, RPC_ERR_INTERNAL, "cannot search: %s", px_strerror(err ? err : PX_ENOMEM));
+    }
+    /* Check every candidate against the whole query on the stored results. */
     size_t cap = 0, n = 0;
     uint64_t(*hits)[2] = NULL;
-    for (uint64_t k = 0; hi >= lo && k <= hi - lo; k++) {
-        uint64_t h = desc ? hi - k : lo + k;
-        json_t *res = NULL;
-        struct rpc_error ignore;
-        if (load_results(r, h, &res, &ignore) < 0)
-            continue;
-        struct block b;
-        bool have_block = false;
-        json_t *txr = json_object_get(res, "txs_results");
-        for (size_t i = 0; i < json_array_size(txr); i++) {
-            char hs[24], hexhash[65] = "";
-            snprintf(hs, sizeof hs, "%" PRIu64, h);
-            if (!have_block) {
-                if (load_block(r, h, &b, &ignore) < 0)
-                    break;
-                have_block = true;
-            }
-            if (i < b.tx_count) {
-                uint8_t th[32];
-                crypto_hash_sha256(th, b.txs[i].data, b.txs[i].len);
-                px_hex_encode(hexhash, sizeof hexhash, th, 32, true);
-            }
-            const char *keys[] = {"tx.height", "tx.hash", "tm.event"};
-            const char *vals[] = {hs, hexhash, "Tx"};
-            if (!rpc_query_match(q, json_object_get(json_array_get(txr, i), "events"), keys, vals,
-                                 3))
+    uint64_t loaded_h = 0;
+    json_t *res = NULL;
+    struct block b;
+    bool have_block = false;
+    for (size_t k = 0; k < n_cand && err == 0; k++) {
+        uint64_t h = cand[k][0];
+        if (h != loaded_h) {
+            json_decref(res);
+            res = NULL;
+            if (have_block)
+                block_fini(&b);
+            have_block = false;
+            loaded_h = h;
+            struct rpc_error ignore;
+            if (load_results(r, h, &res, &ignore) < 0)
                 continue;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                void *nh = realloc(hits, nc * sizeof *hits);
-                if (nh == NULL) {
-                    free(hits);
-                    free(q);
-                    json_decref(res);
-                    block_fini(&b);
-                    FAIL(e, RPC_ERR_INTERNAL, "out of memory");
-                }
-                hits = nh;
-                cap = nc;
+            if (load_block(r, h, &b, &ignore) < 0) {
+                json_decref(res);
+                res = NULL;
+                continue;
             }
-            hits[n][0] = h;
-            hits[n][1] = i;
-            n++;
+            have_block = true;
         }
-        if (have_block)
-            block_fini(&b);
-        json_decref(res);
+        if (res == NULL || !have_block)
+            continue;
+        size_t ntx = json_array_size(json_object_get(res, "txs_results"));
+        for (size_t i = 0; i < ntx && err == 0; i++) {
+            size_t ix = desc ? ntx - 1 - i : i;
+            if (cand[k][1] != UINT64_MAX && cand[k][1] != ix)
+                continue;
+            if (tx_matches(q, h, res, &b, ix))
+                err = push_hit(&hits, &n, &cap, h, ix);
+        }
     }
+    json_decref(res);
+    if (have_block)
+        block_fini(&b);
+    free(cand);
     free(q);
+    if (err < 0) {
+        free(hits);
+        FAIL(e, RPC_ERR_INTERNAL, "out of memory");
+    }
     uint64_t skip, count;
     if ((err = paging(p, n, &skip, &count, e)) < 0) {
         free(hits);
@@ -976,11 +1059,11 @@ static int m_tx_search(struct rpc *r, json_t *p, json_t **out, struct rpc_error 
     }
     json_t *txs = json_array();
     for (uint64_t i = skip; i < skip + count; i++) {
-        struct block b;
-        if (load_block(r, hits[i][0], &b, e) < 0)
+        struct block bb;
+        if (load_block(r, hits[i][0], &bb, e) < 0)
             continue;
-        json_t *t = tx_json(r, hits[i][0], (uint32_t)hits[i][1], &b, NULL, e);
-        block_fini(&b);
+        json_t *t = tx_json(r, hits[i][0], (uint32_t)hits[i][1], &bb, NULL, e);
+        block_fini(&bb);
         if (t)
             json_array_append_new(txs, t);
     }
@@ -997,16 +1080,49 @@ static int m_block_search(struct rpc *r, json_t *p, json_t **out, struct rpc_err
     bool desc = false;
     uint64_t lo, hi;
     int err = search_args(p, q, &desc, e);
+    const struct rpc_qcond *ic = err == 0 ? index_cond(r, q) : NULL;
     if (err == 0)
-        err = search_range(r, q, "block.height", &lo, &hi, e);
+        err = search_range(r, q, "block.height", ic == NULL, &lo, &hi, e);
     if (err < 0) {
         free(q);
         return err;
     }
+    /* candidate heights: from the event index for an attribute equality, else the range */
+    uint64_t *cand = NULL;
+    size_t n_cand = 0;
+    if (ic != NULL) {
+        bool more = false;
+        cand = malloc(RPC_INDEX_MAX_HITS * sizeof *cand);
+        if (cand) {
+            pthread_mutex_lock(&r->store_mu);
+            err = txindex_find_blocks(r->tx_index, ic->key, ic->str, lo, hi, desc, cand,
+                                      RPC_INDEX_MAX_HITS, &n_cand, &more);
+            pthread_mutex_unlock(&r->store_mu);
+        }
+        if (cand && err == 0 && more) {
+            free(cand);
+            free(q);
+            FAIL(e, RPC_ERR_PARAMS,
+                 "%s = '%s' matches more than %d blocks: narrow the query (e.g. with "
+                 "block.height conditions)",
+                 ic->key, ic->str, RPC_INDEX_MAX_HITS);
+        }
+    } else {
+        size_t span = hi >= lo ? (size_t)(hi - lo + 1) : 0;
+        cand = malloc((span ? span : 1) * sizeof *cand);
+        for (size_t k = 0; cand && k < span; k++)
+            cand[k] = desc ? hi - k : lo + k;
+        n_cand = span;
+    }
+    if (cand == NULL || err < 0) {
+        free(cand);
+        free(q);
+        FAIL(e, RPC_ERR_INTERNAL, "cannot search: %s", px_strerror(err ? err : PX_ENOMEM));
+    }
     size_t n = 0, cap = 0;
     uint64_t *hits = NULL;
-    for (uint64_t k = 0; hi >= lo && k <= hi - lo; k++) {
-        uint64_t h = desc ? hi - k : lo + k;
+    for (size_t k = 0; k < n_cand; k++) {
+        uint64_t h = cand[k];
         json_t *res = NULL;
         struct rpc_error ignore;
         char hs[24];
@@ -1023,6 +1139,7 @@ static int m_block_search(struct rpc *r, json_t *p, json_t **out, struct rpc_err
                 if (nh == NULL) {
                     json_decref(res);
                     free(hits);
+                    free(cand);
                     free(q);
                     FAIL(e, RPC_ERR_INTERNAL, "out of memory");
                 }
@@ -1033,6 +1150,7 @@ static int m_block_search(struct rpc *r, json_t *p, json_t **out, struct rpc_err
         }
         json_decref(res);
     }
+    free(cand);
     free(q);
     uint64_t skip, count;
     if ((err = paging(p, n, &skip, &count, e)) < 0) {
