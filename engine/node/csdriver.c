@@ -666,7 +666,8 @@ static void try_apply(struct csd *d)
     if (b->block.evidence_count > 0)
         d->n_evidence = 0;
     if (d->hooks.committed)
-        d->hooks.committed(d->st, &b->block, b->enc_len, &d->decide_id, &res, d->hooks.user);
+        d->hooks.committed(d->st, &b->block, b->enc_len, &d->decide_id, d->decide_commit.round,
+                           &res, d->hooks.user);
     blockexec_result_fini(&res);
     end_height_in_wal(d, h);
     clear_height(d);

@@ -36,9 +36,11 @@ struct csd_config {
 struct csd_hooks {
     /* Send to every peer (the reactor's gossip repairs anything lost). */
     void (*broadcast)(uint8_t channel, const uint8_t *data, size_t len, void *user);
-    /* A block was committed: s is the state after it. */
+    /* A block was committed in `round`: s is the state after it. The height's votes are
+     * still readable through csd_vote during the call. */
     void (*committed)(const struct chain_state *s, const struct block *b, size_t block_bytes,
-                      const struct block_id *id, const struct blockexec_result *res, void *user);
+                      const struct block_id *id, int32_t round, const struct blockexec_result *res,
+                      void *user);
     /* A peer's signature was checked, taking `seconds` (metrics; may be NULL). */
     void (*sig_verified)(double seconds, void *user);
     void *user;

@@ -24,6 +24,7 @@
 #include "p2p.h"
 #include "privval.h"
 #include "px_clock.h"
+#include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
 #include "rpc.h"
@@ -202,9 +203,21 @@ static void update_metrics(struct node *n)
     metrics_set(n->ms.rounds, NULL, csd_round(n->csd));
 }
 
+/* Prevote participation: which validators' prevotes of the deciding round we saw. */
+static void count_prevotes(struct node *n, const struct validator_set *vals, int32_t round)
+{
+    for (uint32_t i = 0; i < vals->count; i++) {
+        if (!csd_vote(n->csd, round, VOTE_TYPE_PREVOTE, i))
+            continue;
+        char addr[41];
+        px_hex_encode(addr, sizeof(addr), vals->validators[i].address, 20, true);
+        metrics_add(n->ms.validator_prevotes, addr, 1);
+    }
+}
+
 static void hook_committed(const struct chain_state *s, const struct block *b, size_t block_bytes,
-                           const struct block_id *id, const struct blockexec_result *res,
-                           void *user)
+                           const struct block_id *id, int32_t round,
+                           const struct blockexec_result *res, void *user)
 {
     (void)id;
     (void)res;
@@ -221,6 +234,7 @@ static void hook_committed(const struct chain_state *s, const struct block *b, s
         /* s->last_validators signed this block's height; vals_prev the height before */
         metrics_std_block(&n->ms, b, block_bytes, &s->last_validators,
                           n->have_vals_prev ? n->vals_prev : NULL);
+        count_prevotes(n, &s->last_validators, round);
         if (n->vals_prev) {
             validator_set_copy(n->vals_prev, &s->last_validators);
             n->have_vals_prev = true;
