@@ -216,7 +216,9 @@ static void test_load_kv(void **state)
     free(text);
 
     /* signed ledger transfers from the testnet's faucet keys, through broadcast_tx_sync:
-     * every sent tx answered, some committed (a refused nonce is repaired by the tool) */
+     * every sent tx answered, some committed (a refused nonce is repaired by the tool).
+     * A short --timeout: an accepted transfer the mempool later drops (the Commit/recheck
+     * race described in tools/bench/README.md) would otherwise hold the run 20 s. */
     char f[4][400];
     for (int k = 0; k < 4; k++)
         snprintf(f[k], sizeof(f[k]), "%s/faucet/key%d.json", tn, k);
