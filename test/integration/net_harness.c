@@ -26,17 +26,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct exit_wait {
-    pid_t pid;
-    int status;
-};
-
-static bool exited(void *u)
-{
-    struct exit_wait *w = u;
-    return !pxt_running(w->pid, &w->status);
-}
-
 void net_create(struct net *net, int n, const char *const bins[3])
 {
     memset(net, 0, sizeof(*net));
@@ -56,15 +45,15 @@ void net_create(struct net *net, int n, const char *const bins[3])
     snprintf(log, sizeof(log), "%s/testnet.log", tmp);
     const char *argv[] = {net->phalanx, "testnet",     "--validators", nbuf, "--out",
                           net->dir,     "--base-port", pbuf,           NULL};
-    struct exit_wait w = {pxt_spawn(argv, log), 0};
-    assert_true(w.pid > 0);
-    assert_true(pxt_wait_until(exited, &w, 60000));
-    if (!WIFEXITED(w.status) || WEXITSTATUS(w.status) != 0) {
-        char *out = pxt_read_file(log, NULL);
-        fprintf(stderr, "phalanx testnet failed:\n%s\n", out ? out : "");
+    int status = 0;
+    char *out = NULL;
+    int err = pxt_run(argv, log, 60000, &status, &out);
+    if (err || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "phalanx testnet failed (%d):\n%s\n", err, out ? out : "");
         free(out);
         fail();
     }
+    free(out);
 }
 
 void net_start_app(struct net *net, int i)

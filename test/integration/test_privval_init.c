@@ -54,30 +54,15 @@ static int teardown(void **state)
     return 0;
 }
 
-struct proc {
-    pid_t pid;
-    int status;
-};
-
-static bool exited(void *user)
-{
-    struct proc *p = user;
-    return !pxt_running(p->pid, &p->status);
-}
-
 static int run(const char *const argv[], char **out)
 {
-    remove(log_path);
-    struct proc p = {pxt_spawn(argv, log_path), 0};
-    assert_true(p.pid > 0);
-    if (!pxt_wait_until(exited, &p, 30000))
+    int status = 0;
+    int err = pxt_run(argv, log_path, 30000, &status, out);
+    if (err == PX_ETIMEDOUT)
         fail_msg("%s did not finish within 30 s", argv[0]);
-    assert_true(WIFEXITED(p.status));
-    size_t len;
-    *out = pxt_read_file(log_path, &len);
-    if (!*out)
-        *out = strdup("");
-    return WEXITSTATUS(p.status);
+    assert_int_equal(err, 0);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
 }
 
 static void path_of(char *buf, size_t cap, const char *rel)

@@ -123,6 +123,38 @@ pid_t pxt_spawn(const char *const argv[], const char *log_path)
     return pid;
 }
 
+struct run_wait {
+    pid_t pid;
+    int status;
+};
+
+static bool run_exited(void *user)
+{
+    struct run_wait *w = user;
+    return !pxt_running(w->pid, &w->status);
+}
+
+int pxt_run(const char *const argv[], const char *log_path, int timeout_ms, int *status, char **out)
+{
+    if (out)
+        *out = NULL;
+    remove(log_path);
+    struct run_wait w = {pxt_spawn(argv, log_path), 0};
+    if (w.pid < 0)
+        return (int)w.pid;
+    if (!pxt_wait_until(run_exited, &w, timeout_ms)) {
+        pxt_stop(w.pid, SIGKILL, 1000, &w.status);
+        return PX_ETIMEDOUT;
+    }
+    *status = w.status;
+    if (out) {
+        *out = pxt_read_file(log_path, NULL);
+        if (!*out)
+            *out = strdup("");
+    }
+    return 0;
+}
+
 bool pxt_running(pid_t pid, int *status)
 {
     int st = 0;

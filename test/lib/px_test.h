@@ -25,6 +25,12 @@ pid_t pxt_spawn(const char *const argv[], const char *log_path);
  * *status (may be NULL) receives the wait status. Returns 0, or PX_ENOTFOUND if pid was
  * not started by pxt_spawn or already reaped. */
 int pxt_stop(pid_t pid, int sig, int timeout_ms, int *status);
+/* Run argv[0] to its end (at most timeout_ms, then SIGKILL and PX_ETIMEDOUT) with stdout
+ * and stderr going to log_path (truncated first). *status gets the wait status; *out (may
+ * be NULL) the output, malloc'd and NUL-terminated. 0 or a PX_E code. */
+int pxt_run(const char *const argv[], const char *log_path, int timeout_ms, int *status,
+            char **out);
+
 /* True if pid is still running (reaps it if it has exited; *status gets the wait status). */
 bool pxt_running(pid_t pid, int *status);
 /* Kill (SIGKILL) and reap every process still running that pxt_spawn started. */

@@ -79,6 +79,25 @@ static void stop_running_child(void **state)
     pxt_rmtree(dir);
 }
 
+static void run_to_the_end(void **state)
+{
+    (void)state;
+    char dir[256], log[300];
+    assert_int_equal(pxt_tmpdir("unit", dir, sizeof(dir)), 0);
+    snprintf(log, sizeof(log), "%s/run.log", dir);
+    const char *ok[] = {"/bin/sh", "-c", "echo hello; exit 3", NULL};
+    int status = 0;
+    char *out = NULL;
+    assert_int_equal(pxt_run(ok, log, 10000, &status, &out), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    assert_non_null(strstr(out, "hello"));
+    free(out);
+    const char *slow[] = {"/bin/sh", "-c", "exec tail -f /dev/null", NULL};
+    assert_int_equal(pxt_run(slow, log, 50, &status, NULL), PX_ETIMEDOUT);
+    pxt_rmtree(dir);
+}
+
 static bool never(void *user)
 {
     (void)user;
@@ -102,11 +121,9 @@ static void free_ports(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tmpdir_made_and_removed),
-        cmocka_unit_test(spawn_and_wait_exit),
-        cmocka_unit_test(stop_running_child),
-        cmocka_unit_test(wait_until_times_out),
-        cmocka_unit_test(free_ports),
+        cmocka_unit_test(tmpdir_made_and_removed), cmocka_unit_test(spawn_and_wait_exit),
+        cmocka_unit_test(stop_running_child),      cmocka_unit_test(run_to_the_end),
+        cmocka_unit_test(wait_until_times_out),    cmocka_unit_test(free_ports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
