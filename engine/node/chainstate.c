@@ -7,6 +7,7 @@
 #include "chainstate.h"
 
 #include "codec.h"
+#include "px_bytes.h"
 #include "px_error.h"
 
 #include <sodium.h>
@@ -83,60 +84,18 @@ void chainstate_params_hash(const struct chain_params *p, uint8_t out[HEADER_HAS
     crypto_hash_sha256(out, buf, sizeof(buf));
 }
 
-/* ---- writer -------------------------------------------------------------------------- */
+/* ---- stored form --------------------------------------------------------------------- */
 
-struct wbuf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void w_bytes(struct wbuf *w, const void *data, size_t n)
+static void w_blob(struct px_wbuf *w, const void *data, size_t n)
 {
-    if (w->oom)
-        return;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 1024;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(w->p, cap);
-        if (!np) {
-            w->oom = true;
-            return;
-        }
-        w->p = np;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, data, n);
-    w->len += n;
+    px_wbuf_u32(w, (uint32_t)n);
+    px_wbuf_put(w, data, n);
 }
 
-static void w_u64(struct wbuf *w, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    w_bytes(w, b, 8);
-}
-
-static void w_u32(struct wbuf *w, uint32_t v)
-{
-    uint8_t b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    w_bytes(w, b, 4);
-}
-
-static void w_blob(struct wbuf *w, const void *data, size_t n)
-{
-    w_u32(w, (uint32_t)n);
-    w_bytes(w, data, n);
-}
-
-static int w_valset(struct wbuf *w, const struct validator_set *vs)
+static int w_valset(struct px_wbuf *w, const struct validator_set *vs)
 {
     if (vs->count == 0) {
-        w_u32(w, 0);
+        px_wbuf_u32(w, 0);
         return 0;
     }
     uint8_t *enc = NULL;
@@ -149,37 +108,37 @@ static int w_valset(struct wbuf *w, const struct validator_set *vs)
     return 0;
 }
 
-static void w_block_id(struct wbuf *w, const struct block_id *id)
+static void w_block_id(struct px_wbuf *w, const struct block_id *id)
 {
-    w_bytes(w, id->hash, BLOCK_ID_HASH_SIZE);
-    w_u32(w, id->parts.total);
-    w_bytes(w, id->parts.hash, BLOCK_ID_HASH_SIZE);
+    px_wbuf_put(w, id->hash, BLOCK_ID_HASH_SIZE);
+    px_wbuf_u32(w, id->parts.total);
+    px_wbuf_put(w, id->parts.hash, BLOCK_ID_HASH_SIZE);
 }
 
 int chainstate_encode(const struct chain_state *s, uint8_t **out, size_t *len)
 {
-    struct wbuf w = {0};
-    w_bytes(&w, MAGIC, 4);
-    w_u32(&w, VERSION);
+    struct px_wbuf w = {0};
+    px_wbuf_put(&w, MAGIC, 4);
+    px_wbuf_u32(&w, VERSION);
     w_blob(&w, s->chain_id, strlen(s->chain_id));
-    w_u64(&w, s->initial_height);
-    w_u64(&w, s->genesis_time_ns);
-    w_u64(&w, s->last_height);
+    px_wbuf_u64(&w, s->initial_height);
+    px_wbuf_u64(&w, s->genesis_time_ns);
+    px_wbuf_u64(&w, s->last_height);
     w_block_id(&w, &s->last_block_id);
-    w_u64(&w, s->last_block_time_ns);
+    px_wbuf_u64(&w, s->last_block_time_ns);
     int err = w_valset(&w, &s->validators);
     if (!err)
         err = w_valset(&w, &s->next_validators);
     if (!err)
         err = w_valset(&w, &s->last_validators);
-    w_u64(&w, (uint64_t)s->params.block_max_bytes);
-    w_u64(&w, (uint64_t)s->params.block_max_gas);
-    w_u64(&w, (uint64_t)s->params.evidence_max_age_num_blocks);
-    w_u64(&w, (uint64_t)s->params.evidence_max_age_duration_ns);
-    w_u64(&w, (uint64_t)s->params.evidence_max_bytes);
-    w_u64(&w, s->params.app_version);
+    px_wbuf_u64(&w, (uint64_t)s->params.block_max_bytes);
+    px_wbuf_u64(&w, (uint64_t)s->params.block_max_gas);
+    px_wbuf_u64(&w, (uint64_t)s->params.evidence_max_age_num_blocks);
+    px_wbuf_u64(&w, (uint64_t)s->params.evidence_max_age_duration_ns);
+    px_wbuf_u64(&w, (uint64_t)s->params.evidence_max_bytes);
+    px_wbuf_u64(&w, s->params.app_version);
     w_blob(&w, s->app_hash, s->app_hash_len);
-    w_bytes(&w, s->last_results_hash, HEADER_HASH_SIZE);
+    px_wbuf_put(&w, s->last_results_hash, HEADER_HASH_SIZE);
     if (err || w.oom) {
         free(w.p);
         return err ? err : PX_ENOMEM;
@@ -189,60 +148,16 @@ int chainstate_encode(const struct chain_state *s, uint8_t **out, size_t *len)
     return 0;
 }
 
-/* ---- reader -------------------------------------------------------------------------- */
-
-struct rbuf {
-    const uint8_t *p;
-    size_t len, off;
-    bool bad;
-};
-
-static const uint8_t *r_take(struct rbuf *r, size_t n)
+static void r_block_id(struct px_rbuf *r, struct block_id *id)
 {
-    if (r->bad || r->len - r->off < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
+    px_rbuf_get(r, id->hash, BLOCK_ID_HASH_SIZE);
+    id->parts.total = px_rbuf_u32(r);
+    px_rbuf_get(r, id->parts.hash, BLOCK_ID_HASH_SIZE);
 }
 
-static uint64_t r_u64(struct rbuf *r)
+static int r_valset(struct px_rbuf *r, struct validator_set *vs)
 {
-    const uint8_t *b = r_take(r, 8);
-    uint64_t v = 0;
-    for (int i = 7; b && i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-static uint32_t r_u32(struct rbuf *r)
-{
-    const uint8_t *b = r_take(r, 4);
-    uint32_t v = 0;
-    for (int i = 3; b && i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-static void r_copy(struct rbuf *r, void *dst, size_t n)
-{
-    const uint8_t *b = r_take(r, n);
-    if (b)
-        memcpy(dst, b, n);
-}
-
-static void r_block_id(struct rbuf *r, struct block_id *id)
-{
-    r_copy(r, id->hash, BLOCK_ID_HASH_SIZE);
-    id->parts.total = r_u32(r);
-    r_copy(r, id->parts.hash, BLOCK_ID_HASH_SIZE);
-}
-
-static int r_valset(struct rbuf *r, struct validator_set *vs)
-{
-    uint32_t n = r_u32(r);
+    uint32_t n = px_rbuf_u32(r);
     if (r->bad)
         return PX_EDECODE;
     if (n == 0) {
@@ -251,7 +166,7 @@ static int r_valset(struct rbuf *r, struct validator_set *vs)
         vs->total_voting_power = 0;
         return 0;
     }
-    const uint8_t *b = r_take(r, n);
+    const uint8_t *b = px_rbuf_take(r, n);
     if (!b)
         return PX_EDECODE;
     return codec_validator_set_decode(b, n, vs) == 0 ? 0 : PX_EDECODE;
@@ -260,34 +175,34 @@ static int r_valset(struct rbuf *r, struct validator_set *vs)
 int chainstate_decode(const uint8_t *buf, size_t len, struct chain_state *s)
 {
     memset(s, 0, sizeof(*s));
-    struct rbuf r = {buf, len, 0, false};
-    const uint8_t *magic = r_take(&r, 4);
-    if (!magic || memcmp(magic, MAGIC, 4) != 0 || r_u32(&r) != VERSION)
+    struct px_rbuf r = {buf, len, 0, false};
+    const uint8_t *magic = px_rbuf_take(&r, 4);
+    if (!magic || memcmp(magic, MAGIC, 4) != 0 || px_rbuf_u32(&r) != VERSION)
         return PX_EDECODE;
-    uint32_t idlen = r_u32(&r);
+    uint32_t idlen = px_rbuf_u32(&r);
     if (idlen > HEADER_CHAIN_ID_MAX)
         return PX_EDECODE;
-    r_copy(&r, s->chain_id, idlen);
+    px_rbuf_get(&r, s->chain_id, idlen);
     s->chain_id[idlen] = '\0';
-    s->initial_height = r_u64(&r);
-    s->genesis_time_ns = r_u64(&r);
-    s->last_height = r_u64(&r);
+    s->initial_height = px_rbuf_u64(&r);
+    s->genesis_time_ns = px_rbuf_u64(&r);
+    s->last_height = px_rbuf_u64(&r);
     r_block_id(&r, &s->last_block_id);
-    s->last_block_time_ns = r_u64(&r);
+    s->last_block_time_ns = px_rbuf_u64(&r);
     if (r_valset(&r, &s->validators) || r_valset(&r, &s->next_validators) ||
         r_valset(&r, &s->last_validators))
         return PX_EDECODE;
-    s->params.block_max_bytes = (int64_t)r_u64(&r);
-    s->params.block_max_gas = (int64_t)r_u64(&r);
-    s->params.evidence_max_age_num_blocks = (int64_t)r_u64(&r);
-    s->params.evidence_max_age_duration_ns = (int64_t)r_u64(&r);
-    s->params.evidence_max_bytes = (int64_t)r_u64(&r);
-    s->params.app_version = r_u64(&r);
-    s->app_hash_len = r_u32(&r);
+    s->params.block_max_bytes = (int64_t)px_rbuf_u64(&r);
+    s->params.block_max_gas = (int64_t)px_rbuf_u64(&r);
+    s->params.evidence_max_age_num_blocks = (int64_t)px_rbuf_u64(&r);
+    s->params.evidence_max_age_duration_ns = (int64_t)px_rbuf_u64(&r);
+    s->params.evidence_max_bytes = (int64_t)px_rbuf_u64(&r);
+    s->params.app_version = px_rbuf_u64(&r);
+    s->app_hash_len = px_rbuf_u32(&r);
     if (s->app_hash_len > HEADER_APP_HASH_MAX)
         return PX_EDECODE;
-    r_copy(&r, s->app_hash, s->app_hash_len);
-    r_copy(&r, s->last_results_hash, HEADER_HASH_SIZE);
+    px_rbuf_get(&r, s->app_hash, s->app_hash_len);
+    px_rbuf_get(&r, s->last_results_hash, HEADER_HASH_SIZE);
     if (r.bad || r.off != r.len || s->validators.count == 0)
         return PX_EDECODE;
     return 0;
