@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct entry {
     struct mempool_tx tx;
@@ -28,6 +29,11 @@ struct centry {
 struct mempool {
     struct mempool_config cfg;
     pthread_mutex_t lock;
+    /* the check gate (see mempool.h), under gate_lock */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond; /* CLOCK_MONOTONIC */
+    bool paused;
+    uint32_t checks_in_flight;
     /* pool */
     struct entry **buckets;
     size_t nbuckets;
@@ -72,6 +78,12 @@ int mempool_new(const struct mempool_config *cfg, struct mempool **out)
         return PX_ENOMEM;
     mp->cfg = *cfg;
     pthread_mutex_init(&mp->lock, NULL);
+    pthread_mutex_init(&mp->gate_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&mp->gate_cond, &ca);
+    pthread_condattr_destroy(&ca);
     mp->nbuckets = pow2_at_least((size_t)cfg->max_txs * 2);
     mp->ncbuckets = pow2_at_least((size_t)cfg->cache_size * 2);
     mp->buckets = calloc(mp->nbuckets, sizeof(*mp->buckets));
@@ -114,6 +126,8 @@ void mempool_free(struct mempool *mp)
     free(mp->cbuckets);
     free(mp->cache);
     pthread_mutex_destroy(&mp->lock);
+    pthread_mutex_destroy(&mp->gate_lock);
+    pthread_cond_destroy(&mp->gate_cond);
     free(mp);
 }
 
@@ -446,4 +460,54 @@ void mempool_flush(struct mempool *mp)
     while (mp->chead)
         cache_remove_entry(mp, mp->chead);
     pthread_mutex_unlock(&mp->lock);
+}
+
+/* ---- the check gate ------------------------------------------------------------------ */
+
+void mempool_pause_checks(struct mempool *mp)
+{
+    pthread_mutex_lock(&mp->gate_lock);
+    mp->paused = true;
+    while (mp->checks_in_flight > 0)
+        pthread_cond_wait(&mp->gate_cond, &mp->gate_lock);
+    pthread_mutex_unlock(&mp->gate_lock);
+}
+
+void mempool_resume_checks(struct mempool *mp)
+{
+    pthread_mutex_lock(&mp->gate_lock);
+    mp->paused = false;
+    pthread_cond_broadcast(&mp->gate_cond);
+    pthread_mutex_unlock(&mp->gate_lock);
+}
+
+int mempool_check_begin(struct mempool *mp, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&mp->gate_lock);
+    while (mp->paused && rc == 0)
+        if (pthread_cond_timedwait(&mp->gate_cond, &mp->gate_lock, &dl) != 0 && mp->paused)
+            rc = PX_ETIMEDOUT;
+    if (rc == 0)
+        mp->checks_in_flight++;
+    pthread_mutex_unlock(&mp->gate_lock);
+    return rc;
+}
+
+void mempool_check_end(struct mempool *mp)
+{
+    pthread_mutex_lock(&mp->gate_lock);
+    if (mp->checks_in_flight > 0)
+        mp->checks_in_flight--;
+    if (mp->checks_in_flight == 0)
+        pthread_cond_broadcast(&mp->gate_cond);
+    pthread_mutex_unlock(&mp->gate_lock);
 }

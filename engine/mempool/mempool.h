@@ -86,4 +86,16 @@ void mempool_stats(struct mempool *mp, struct mempool_stats *st);
 /* Remove every tx and forget the cache. */
 void mempool_flush(struct mempool *mp);
 
+/* The check gate. After the app's Commit its CheckTx state starts again from the committed
+ * state, and the transactions still in the pool are rechecked against it; a new CheckTx in
+ * between would be judged without them (a ledger's next nonce, say). So the commit path
+ * closes the gate before Commit (mempool_pause_checks waits for the checks in flight), and
+ * it opens again when the recheck is over (mempool_resume_checks). Every CheckTx for a new
+ * transaction runs between mempool_check_begin and mempool_check_end.
+ * mempool_check_begin waits while the gate is closed: PX_ETIMEDOUT after timeout_ms. */
+void mempool_pause_checks(struct mempool *mp);
+void mempool_resume_checks(struct mempool *mp);
+int mempool_check_begin(struct mempool *mp, int timeout_ms);
+void mempool_check_end(struct mempool *mp);
+
 #endif

@@ -1084,6 +1084,7 @@ static int fill_result(struct blockexec_result *res, uint64_t height,
 static int finish(struct blockexec *bx, struct chain_state *s, const struct block *b,
                   const struct block_id *id, bool app_committed, struct blockexec_result *res)
 {
+    bool paused = false; /* the mempool's check gate, closed for Commit */
     uint64_t height = b->header.height;
     abci_resp *resp = NULL;
     Phalanx__Abci__ResponseFinalizeBlock *saved = NULL;
@@ -1135,7 +1136,12 @@ static int finish(struct blockexec *bx, struct chain_state *s, const struct bloc
         }
         phalanx__abci__response_finalize_block__pack(fb, rbytes);
         if ((err = statestore_put(bx->ss, STATESTORE_RESULTS, height, rbytes, rlen)) != 0)
-            goto out;                            /* step 3 */
+            goto out; /* step 3 */
+        /* no new CheckTx from here until the pool is rechecked against the new state */
+        if (bx->mp) {
+            mempool_pause_checks(bx->mp);
+            paused = true;
+        }
         if ((err = app_commit(bx, height)) != 0) /* step 4 */
             goto out;
     }
@@ -1147,6 +1153,8 @@ static int finish(struct blockexec *bx, struct chain_state *s, const struct bloc
             goto out;
         mempool_update(bx->mp, height, (const uint8_t(*)[32])th, b->tx_count);
         free(th);
+        if (paused && bx->mempool_recheck)
+            paused = false; /* the recheck after this block opens the gate */
     }
     if (res && (err = fill_result(res, height, fb)) != 0) {
         blockexec_result_fini(res);
@@ -1157,6 +1165,8 @@ static int finish(struct blockexec *bx, struct chain_state *s, const struct bloc
     px_log(PX_LOG_DEBUG, MOD, "block executed", "height=%" PRIu64 " txs=%u app_hash_len=%u", height,
            b->tx_count, ns->app_hash_len);
 out:
+    if (paused)
+        mempool_resume_checks(bx->mp);
     abci_response_free(resp);
     if (saved)
         phalanx__abci__response_finalize_block__free_unpacked(saved, NULL);

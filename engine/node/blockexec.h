@@ -35,7 +35,10 @@ struct blockexec {
     struct abci_client *app;
     struct blockstore *bs;
     struct statestore *ss;
-    struct mempool *mp;       /* may be NULL (no mempool: empty blocks) */
+    struct mempool *mp; /* may be NULL (no mempool: empty blocks) */
+    /* true: after a block the mempool's check gate stays closed until the mempool
+     * reactor's recheck opens it; false: blockexec opens it after the mempool update */
+    bool mempool_recheck;
     uint32_t call_timeout_ms; /* per ABCI call; 0: the client's default */
 };
 

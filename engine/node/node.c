@@ -393,6 +393,9 @@ static int handshake(struct node *n)
         return err;
     }
     n->app_connects = abci_client_connects(n->app, ABCI_CONN_CONSENSUS);
+    /* a height finished by the handshake closed the mempool's check gate; there is nothing
+     * of ours to recheck (the app restarted, or we did), so open it */
+    mempool_resume_checks(n->mp);
     return 0;
 }
 
@@ -653,6 +656,7 @@ int node_run(const struct node_options *opts)
         n->bx.ss = n->ss;
         n->bx.mp = n->mp;
         n->bx.call_timeout_ms = n->cfg.abci.call_timeout_ms;
+        n->bx.mempool_recheck = n->cfg.mempool.recheck;
         if (handshake(n) != 0)
             rc = fail("cannot bring the app and the stores into step (see the log above)", NULL);
         else /* heights committed before a crash but not yet indexed */

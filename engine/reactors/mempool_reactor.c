@@ -11,6 +11,7 @@
 #include "px_log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,19 @@ struct mempool_reactor {
     bool started;
     pthread_mutex_t lock;
     struct mpeer peers[MAX_PEERS];
+    atomic_bool recheck_wanted; /* set by committed(); the thread rechecks and clears it */
 };
 
 /* ---- app calls ----------------------------------------------------------------------- */
+
+static int submit_checked(struct mempool_reactor *r, const uint8_t *tx, size_t len,
+                          struct mempool_submit_result *res);
+
+/* How long a new check may wait for the recheck after a block to end. */
+static int gate_wait_ms(const struct mempool_reactor *r)
+{
+    return r->cfg.call_timeout_ms ? (int)r->cfg.call_timeout_ms : 10000;
+}
 
 /* CheckTx for n txs; codes[i] / gas[i] receive the verdicts. */
 static int check_batch(struct mempool_reactor *r, uint8_t *const *txs, const size_t *lens, size_t n,
@@ -86,6 +97,18 @@ int mempool_reactor_submit(struct mempool_reactor *r, const uint8_t *tx, size_t 
                            struct mempool_submit_result *res)
 {
     memset(res, 0, sizeof(*res));
+    int err = mempool_check_begin(r->mp, gate_wait_ms(r));
+    if (err)
+        return err;
+    err = submit_checked(r, tx, len, res);
+    mempool_check_end(r->mp);
+    return err;
+}
+
+/* The body of mempool_reactor_submit, inside the check gate. */
+static int submit_checked(struct mempool_reactor *r, const uint8_t *tx, size_t len,
+                          struct mempool_submit_result *res)
+{
     int err = mempool_precheck(r->mp, tx, len);
     if (err)
         return err;
@@ -118,7 +141,17 @@ int mempool_reactor_submit(struct mempool_reactor *r, const uint8_t *tx, size_t 
 
 /* ---- the thread ---------------------------------------------------------------------- */
 
+static void handle_txs_checked(struct mempool_reactor *r, struct evq_event *ev);
+
 static void handle_txs(struct mempool_reactor *r, struct evq_event *ev)
+{
+    if (mempool_check_begin(r->mp, gate_wait_ms(r)) != 0)
+        return; /* gossip: the peer's other txs keep coming; nothing is owed */
+    handle_txs_checked(r, ev);
+    mempool_check_end(r->mp);
+}
+
+static void handle_txs_checked(struct mempool_reactor *r, struct evq_event *ev)
 {
     uint8_t *txs[MAX_RECEIVED_TXS];
     size_t lens[MAX_RECEIVED_TXS];
@@ -155,7 +188,16 @@ static void handle_txs(struct mempool_reactor *r, struct evq_event *ev)
     free(gas);
 }
 
+static void recheck_pool(struct mempool_reactor *r);
+
+/* Recheck what is left after a block, then open the check gate the commit closed. */
 static void recheck(struct mempool_reactor *r)
+{
+    recheck_pool(r);
+    mempool_resume_checks(r->mp);
+}
+
+static void recheck_pool(struct mempool_reactor *r)
 {
     uint64_t after = 0;
     for (;;) {
@@ -249,12 +291,13 @@ static void *thread_main(void *arg)
             int kind = ev->kind;
             if (kind == EV_TXS)
                 handle_txs(r, ev);
-            else if (kind == EV_RECHECK)
-                recheck(r);
             evq_event_free(ev);
             if (kind == EV_STOP)
                 return NULL;
         }
+        /* a flag, not only the event: a full queue must never leave the gate closed */
+        if (atomic_exchange(&r->recheck_wanted, false))
+            recheck(r);
         uint64_t now = px_clock_mono_ns(clk);
         if (now >= next_gossip) {
             if (r->cfg.broadcast)
@@ -349,6 +392,8 @@ void mempool_reactor_peer_down(struct mempool_reactor *r, const char *peer_id)
 
 void mempool_reactor_committed(struct mempool_reactor *r, uint64_t height)
 {
-    if (r->cfg.recheck)
-        evq_post(r->q, EVQ_CLASS_CONTROL, EV_RECHECK, 0, 0, height, NULL, 0);
+    if (!r->cfg.recheck)
+        return; /* blockexec opened the check gate itself */
+    atomic_store(&r->recheck_wanted, true);
+    evq_post(r->q, EVQ_CLASS_CONTROL, EV_RECHECK, 0, 0, height, NULL, 0); /* wake it */
 }

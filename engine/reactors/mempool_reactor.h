@@ -52,7 +52,8 @@ void mempool_reactor_receive(struct mempool_reactor *r, const char *peer_id, con
                              size_t len);
 void mempool_reactor_peer_up(struct mempool_reactor *r, const char *peer_id);
 void mempool_reactor_peer_down(struct mempool_reactor *r, const char *peer_id);
-/* A block was committed (after mempool_update): recheck if configured. */
+/* A block was committed (after mempool_update): recheck if configured, then open the
+ * mempool's check gate that the commit closed (mempool.h). New checks wait meanwhile. */
 void mempool_reactor_committed(struct mempool_reactor *r, uint64_t height);
 
 #endif

@@ -7,9 +7,11 @@
 #include <cmocka.h>
 
 #include "mempool.h"
+#include "px_test.h"
 #include "px_error.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,46 @@ static void concurrent_adders_no_duplicates(void **state)
     mempool_free(mp);
 }
 
+struct pauser {
+    struct mempool *mp;
+    atomic_bool done;
+};
+
+static void *pause_main(void *arg)
+{
+    struct pauser *p = arg;
+    mempool_pause_checks(p->mp);
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+static bool paused_done(void *user)
+{
+    struct pauser *p = user;
+    return atomic_load(&p->done);
+}
+
+/* Commit closes the gate only once the checks in flight are over; new checks wait until
+ * the gate opens again, and give up after their timeout. */
+static void check_gate(void **state)
+{
+    (void)state;
+    struct mempool *mp = make(10, 1000, 100, 10, false);
+    assert_int_equal(mempool_check_begin(mp, 1000), 0);
+    struct pauser p = {mp, false};
+    pthread_t th;
+    pthread_create(&th, NULL, pause_main, &p);
+    assert_false(pxt_wait_until(paused_done, &p, 50)); /* a check is in flight */
+    mempool_check_end(mp);
+    assert_true(pxt_wait_until(paused_done, &p, 10000));
+    pthread_join(th, NULL);
+    assert_int_equal(mempool_check_begin(mp, 30), PX_ETIMEDOUT); /* closed */
+    mempool_resume_checks(mp);
+    assert_int_equal(mempool_check_begin(mp, 30), 0);
+    mempool_check_end(mp);
+    mempool_free(mp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +278,7 @@ int main(void)
         cmocka_unit_test(update_removes_committed_forever),
         cmocka_unit_test(gossip_iteration),
         cmocka_unit_test(concurrent_adders_no_duplicates),
+        cmocka_unit_test(check_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
