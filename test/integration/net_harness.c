@@ -224,7 +224,59 @@ uint64_t net_assert_same_chain(struct net *net, int a, int b)
     return top;
 }
 
+/* One HTTP/1.1 exchange (Connection: close) with the request text given. */
+static int http_exchange(uint16_t port, const char *req, size_t req_len, char *out, size_t cap,
+                         int timeout_ms);
+
 int net_http_get(uint16_t port, const char *path, char *out, size_t cap, int timeout_ms)
+{
+    char req[2048];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    if (n < 0 || (size_t)n >= sizeof(req))
+        return PX_ETOOBIG;
+    return http_exchange(port, req, (size_t)n, out, cap, timeout_ms);
+}
+
+int net_http_post(uint16_t port, const char *json, char *out, size_t cap, int timeout_ms)
+{
+    size_t jl = strlen(json);
+    char *req = malloc(jl + 256);
+    if (!req)
+        return PX_ENOMEM;
+    int n = snprintf(req, jl + 256,
+                     "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     jl, json);
+    int st = http_exchange(port, req, (size_t)n, out, cap, timeout_ms);
+    free(req);
+    return st;
+}
+
+int net_submit_tx(struct net *net, int i, const uint8_t *tx, size_t len)
+{
+    size_t bl = PX_BASE64_LEN(len);
+    char *b64 = malloc(bl), *json = malloc(bl + 128);
+    int st = PX_ENOMEM;
+    if (b64 && json && px_base64_encode(b64, bl, tx, len) == 0) {
+        snprintf(json, bl + 128,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"broadcast_tx_sync\","
+                 "\"params\":{\"tx\":\"%s\"}}",
+                 b64);
+        char body[4096];
+        st = net_http_post((uint16_t)(net->base + 10 * i + 1), json, body, sizeof(body), 10000);
+        if (st == 200)
+            st = strstr(body, "\"code\":0") ? 0 : PX_EAPP;
+        else if (st > 0)
+            st = PX_EPROTO;
+    }
+    free(b64);
+    free(json);
+    return st;
+}
+
+static int http_exchange(uint16_t port, const char *req, size_t req_len, char *out, size_t cap,
+                         int timeout_ms)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -238,10 +290,7 @@ int net_http_get(uint16_t port, const char *path, char *out, size_t cap, int tim
         close(fd);
         return PX_ECLOSED;
     }
-    char req[2048];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
+    if (write(fd, req, req_len) != (ssize_t)req_len) {
         close(fd);
         return PX_EIO;
     }

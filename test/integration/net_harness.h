@@ -50,6 +50,11 @@ uint64_t net_assert_same_chain(struct net *net, int a, int b);
 /* HTTP GET http://127.0.0.1:port/path; the body goes to out (NUL-terminated, cut to cap).
  * Returns the HTTP status, or a negative PX_E code. */
 int net_http_get(uint16_t port, const char *path, char *out, size_t cap, int timeout_ms);
+/* HTTP POST of a JSON body to http://127.0.0.1:port/; like net_http_get. */
+int net_http_post(uint16_t port, const char *json, char *out, size_t cap, int timeout_ms);
+/* broadcast_tx_sync of any tx bytes at node i (POST, base64). 0 if accepted (code 0). */
+int net_submit_tx(struct net *net, int i, const uint8_t *tx, size_t len);
+
 /* Wait until node i's JSON-RPC answers /health. */
 bool net_wait_rpc(struct net *net, int i, int timeout_ms);
 /* broadcast_tx_async of a KV tx "key=value" at node i. 0 if the node answered with code 0. */

@@ -62,6 +62,26 @@ static bool advanced(void *u)
     return net_height(q->net, q->i) > q->h;
 }
 
+struct big_wait {
+    struct net *net;
+    int node;
+    uint64_t after;
+};
+
+static bool big_block_seen(void *u)
+{
+    struct big_wait *w = u;
+    uint64_t top = net_height(w->net, w->node);
+    for (uint64_t h = w->after + 1; h <= top; h++) {
+        uint8_t hash[32], app[64];
+        size_t al;
+        uint32_t ntx = 0;
+        if (net_block(w->net, w->node, h, hash, app, &al, &ntx) == 0 && ntx >= 40)
+            return true;
+    }
+    return false;
+}
+
 static void network(void **state)
 {
     (void)state;
@@ -96,6 +116,18 @@ static void network(void **state)
             assert_string_equal(got, val);
         }
     }
+
+    /* blocks of many parts: 8 KB transactions reach every node in blocks of 40 or more
+     * (> 320 KB, more than 5 parts of 64 KB each) */
+    uint64_t before = net_height(&net, 0);
+    static uint8_t big[8200];
+    for (int k = 0; k < 160; k++) {
+        int n = snprintf((char *)big, sizeof(big), "big%03d=", k);
+        memset(big + n, 'a' + k % 26, 8000);
+        assert_int_equal(net_submit_tx(&net, k % 2, big, (size_t)n + 8000), 0);
+    }
+    struct big_wait bw = {&net, 3, before};
+    assert_true(pxt_wait_until(big_block_seen, &bw, 120000));
 
     /* 100 heights */
     for (int i = 0; i < 4; i++)
