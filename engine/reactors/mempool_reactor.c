@@ -143,10 +143,20 @@ static int submit_checked(struct mempool_reactor *r, const uint8_t *tx, size_t l
 
 static void handle_txs_checked(struct mempool_reactor *r, struct evq_event *ev);
 
+static void recheck(struct mempool_reactor *r);
+
 static void handle_txs(struct mempool_reactor *r, struct evq_event *ev)
 {
-    if (mempool_check_begin(r->mp, gate_wait_ms(r)) != 0)
-        return; /* gossip: the peer's other txs keep coming; nothing is owed */
+    /* This thread is the one that opens the gate (after its recheck): wait in short steps
+     * and do the recheck as soon as the block's commit asks for it, never block on it. */
+    for (int waited = 0;; waited += 20) {
+        if (atomic_exchange(&r->recheck_wanted, false))
+            recheck(r);
+        if (mempool_check_begin(r->mp, 20) == 0)
+            break;
+        if (waited >= gate_wait_ms(r))
+            return; /* gossip: nothing is owed, the txs stay in the sender's pool */
+    }
     handle_txs_checked(r, ev);
     mempool_check_end(r->mp);
 }

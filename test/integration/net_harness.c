@@ -265,6 +265,8 @@ int net_submit_tx(struct net *net, int i, const uint8_t *tx, size_t len)
                  b64);
         char body[4096];
         st = net_http_post((uint16_t)(net->base + 10 * i + 1), json, body, sizeof(body), 10000);
+        if (st != 200 || !strstr(body, "\"code\":0"))
+            fprintf(stderr, "broadcast_tx_sync at node %d: HTTP %d: %.300s\n", i, st, body);
         if (st == 200)
             st = strstr(body, "\"code\":0") ? 0 : PX_EAPP;
         else if (st > 0)
