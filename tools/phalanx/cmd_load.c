@@ -50,9 +50,10 @@
 #define LOAD_MAX_DURATION_S 3600
 #define LOAD_MAX_TIMEOUT_S 600
 #define LOAD_MAX_TX_BYTES 16384 /* kvledger's KVL_TX_MAX */
-#define LOAD_MAX_KV_BYTES 8192  /* kvledger takes values up to 8192 bytes: a KV tx this long fits  \
-                                 */
-#define LOAD_MIN_KV_BYTES 48    /* room for the longest unique key "ld-RUNID-SEQ" and '=' */
+#define LOAD_MAX_KV_BYTES                                                                          \
+    8192                     /* kvledger takes values up to 8192 bytes: a KV tx this long fits     \
+                              */
+#define LOAD_MIN_KV_BYTES 48 /* room for the longest unique key "ld-RUNID-SEQ" and '=' */
 #define LOAD_TABLE_MAX (1u << 21)
 #define LOAD_PIPE_MAX 4096 /* queued and unanswered requests per connection */
 /* Requests written ahead of their answers on one connection. 1: nng's HTTP server (the
