@@ -5,9 +5,12 @@
 #include "fuzz_util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "px_log.h"
@@ -30,21 +33,51 @@ void fuzz_quiet_logs(void)
 
 static char tmp_dir[256];
 
-static void remove_tmp_dir(void)
+/* Remove dir and the files in it (our temporary dirs hold no subdirectories). */
+static void remove_dir(const char *dir)
 {
-    DIR *d = opendir(tmp_dir);
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             char p[512];
-            snprintf(p, sizeof(p), "%s/%s", tmp_dir, e->d_name);
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
             unlink(p);
         }
         closedir(d);
     }
-    rmdir(tmp_dir);
+    rmdir(dir);
+}
+
+static void remove_tmp_dir(void)
+{
+    remove_dir(tmp_dir);
+}
+
+/* A process that crashed (every finding ends in abort) leaves its px-fuzz-PID directory
+ * behind: remove those whose process is gone. */
+static void remove_stale_dirs(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        if (strncmp(e->d_name, "px-fuzz-", 8) != 0)
+            continue;
+        long pid = strtol(e->d_name + 8, &end, 10);
+        if (*end != '\0' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%s", base, e->d_name);
+            remove_dir(p);
+        }
+    }
+    closedir(d);
 }
 
 const char *fuzz_tmp_path(const char *name)
@@ -55,9 +88,11 @@ const char *fuzz_tmp_path(const char *name)
         const char *base = getenv("TMPDIR");
         if (!base || !*base)
             base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(tmp_dir, sizeof(tmp_dir), "%s/px-fuzz-XXXXXX", base);
-        if (!mkdtemp(tmp_dir)) {
-            perror("fuzz: mkdtemp");
+        remove_stale_dirs(base);
+        snprintf(tmp_dir, sizeof(tmp_dir), "%s/px-fuzz-%ld", base, (long)getpid());
+        remove_dir(tmp_dir); /* a dead process of the same pid */
+        if (mkdir(tmp_dir, 0700) != 0) {
+            perror("fuzz: mkdir");
             abort();
         }
         atexit(remove_tmp_dir);

@@ -30,8 +30,9 @@
 /* Silence the project logger (decoders of files log at WARN) once per process. */
 void fuzz_quiet_logs(void);
 
-/* A path "DIR/name" inside a per-process temporary directory (made on first use, removed
- * with its files at exit). Aborts if the directory cannot be made. */
+/* A path "DIR/name" inside a per-process temporary directory, px-fuzz-PID under TMPDIR or
+ * /dev/shm (made on first use, removed with its files at exit; a crashed process's
+ * directory is removed by the next one). Aborts if the directory cannot be made. */
 const char *fuzz_tmp_path(const char *name);
 
 /* Write data to path (create/truncate). Aborts on failure: the fuzzer cannot go on. */
