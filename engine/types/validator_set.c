@@ -5,6 +5,7 @@
  */
 #include "validator_set.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "px_error.h"
@@ -54,6 +55,11 @@ static void sort_validators(struct validator *v, uint32_t n)
     }
 }
 
+static int compare_address(const void *a, const void *b)
+{
+    return memcmp(a, b, VALIDATOR_ADDRESS_SIZE);
+}
+
 static int load(struct validator_set *set, const struct validator *vals, uint32_t n)
 {
     if (n == 0 || vals == NULL) {
@@ -73,14 +79,19 @@ static int load(struct validator_set *set, const struct validator *vals, uint32_
         }
         total += vals[i].voting_power;
     }
-    memcpy(set->validators, vals, n * sizeof(vals[0]));
-    sort_validators(set->validators, n);
+    /* one address, one validator: compared in address order, not in the power order the
+     * set is kept in (equal addresses need not be neighbours there) */
+    uint8_t addrs[VALIDATOR_SET_MAX][VALIDATOR_ADDRESS_SIZE]; /* 20 KiB of stack */
+    for (uint32_t i = 0; i < n; i++)
+        memcpy(addrs[i], vals[i].address, VALIDATOR_ADDRESS_SIZE);
+    qsort(addrs, n, VALIDATOR_ADDRESS_SIZE, compare_address);
     for (uint32_t i = 1; i < n; i++) {
-        if (memcmp(set->validators[i - 1].address, set->validators[i].address,
-                   VALIDATOR_ADDRESS_SIZE) == 0) {
+        if (memcmp(addrs[i - 1], addrs[i], VALIDATOR_ADDRESS_SIZE) == 0) {
             return PX_EINVAL;
         }
     }
+    memcpy(set->validators, vals, n * sizeof(vals[0]));
+    sort_validators(set->validators, n);
     set->count = n;
     set->total_voting_power = total;
     set->proposer_index = -1;

@@ -144,6 +144,11 @@ static void rejects_bad_sets(void **state)
     (void)state;
     struct validator vs[2] = {val('A', 1), val('A', 2)};
     assert_int_equal(validator_set_init(&set, vs, 2), PX_EINVAL); /* duplicate */
+    /* a duplicate that is not next to its twin in power order (found by fuzzing: A would
+     * hold 16 of 23, more than 2/3 alone) */
+    struct validator three[3] = {val('A', 13), val('B', 7), val('A', 3)};
+    assert_int_equal(validator_set_init(&set, three, 3), PX_EINVAL);
+    assert_int_equal(validator_set_restore(&set, three, 3, NULL), PX_EINVAL);
     assert_int_equal(validator_set_init(&set, vs, 0), PX_EINVAL);
     vs[1] = val('B', 0);
     assert_int_equal(validator_set_init(&set, vs, 2), PX_EINVAL); /* zero power */
