@@ -43,9 +43,22 @@ int px_base64_encode(char *out, size_t cap, const uint8_t *in, size_t n)
     return 0;
 }
 
+/* The standard alphabet and '=' only: libsodium 1.0.18 takes any byte >= 0x80 as a
+ * digit, so the alphabet is checked here first (found by fuzzing). */
+static bool base64_alphabet_only(const char *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            return false;
+    }
+    return true;
+}
+
 int px_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const char *in, size_t in_len)
 {
-    if (in_len % 4 != 0)
+    if (in_len % 4 != 0 || !base64_alphabet_only(in, in_len))
         return PX_EINVAL;
     if (in_len / 4 * 3 > cap + 2) /* at most 2 bytes of the last group are padding */
         return PX_ETOOBIG;

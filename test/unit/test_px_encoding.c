@@ -82,6 +82,11 @@ static void base64_rejects_bad_input(void **state)
     assert_int_equal(px_base64_decode(out, sizeof(out), &n, "Z!==", 4), PX_EINVAL); /* char */
     assert_int_equal(px_base64_decode(out, sizeof(out), &n, "Zm9v\n", 5), PX_EINVAL);
     assert_int_equal(px_base64_decode(out, sizeof(out), &n, "Zm-_", 4), PX_EINVAL); /* url */
+    assert_int_equal(px_base64_decode(out, sizeof(out), &n,
+                                      "QQ\x80"
+                                      "A",
+                                      4),
+                     PX_EINVAL); /* >0x7f */
     assert_int_equal(px_base64_decode(out, 2, &n, "Zm9vYmFy", 8), PX_ETOOBIG);
     assert_int_equal(px_base64_decode(out, 3, &n, "Zm9vYg==", 8), PX_ETOOBIG);
     char small[4];
