@@ -1001,7 +1001,7 @@ static void kvl_start(struct kvl *k)
     const char *argv[] = {k->bin, "--listen", k->addr, "--home", k->home, NULL};
     k->pid = pxt_spawn(argv, k->log);
     assert_true(k->pid > 0);
-    assert_int_equal(abci_client_wait_connected(k->cli, 20000), 0);
+    assert_int_equal(abci_client_wait_connected(k->cli, 60000), 0);
 }
 
 static void kvl_kill(struct kvl *k)
