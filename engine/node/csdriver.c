@@ -14,14 +14,16 @@
  */
 #include "csdriver.h"
 
+#include "cmsg.h"
 #include "codec.h"
+#include "p2p.h"
 #include "px_clock.h"
 #include "px_error.h"
 #include "px_log.h"
 #include "sign_bytes.h"
 #include "wal.h"
-#include "walcodec.h"
 #include "timerq.h"
+#include "walcodec.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -363,9 +365,6 @@ static int run(struct csd *d)
 }
 
 /* ---- sending ------------------------------------------------------------------------- */
-
-#include "cmsg.h"
-#include "p2p.h"
 
 static void broadcast_msg(struct csd *d, uint8_t channel, const struct cmsg *m)
 {
