@@ -40,17 +40,10 @@ static char dir[256];
 static char net[300];
 static char log_path[300];
 
-static void silent_sink(const char *line, size_t len, void *user)
-{
-    (void)line;
-    (void)len;
-    (void)user;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    px_log_set_sink(silent_sink, NULL);
+    pxt_quiet_logs();
     assert_int_equal(pxt_tmpdir("testnet", dir, sizeof(dir)), 0);
     snprintf(net, sizeof(net), "%s/net", dir);
     snprintf(log_path, sizeof(log_path), "%s/out.log", dir);
@@ -66,15 +59,10 @@ static int teardown(void **state)
 }
 
 /* Run a phalanx command to its end; its exit status, its output in *out (malloc'd). */
+/* Run argv to its end; its exit status, its output in *out (malloc'd). */
 static int run(const char *const argv[], char **out)
 {
-    int status = 0;
-    int err = pxt_run(argv, log_path, 60000, &status, out);
-    if (err == PX_ETIMEDOUT)
-        fail_msg("%s did not finish within 60 s", argv[0]);
-    assert_int_equal(err, 0);
-    assert_true(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return pxt_run_exit(argv, log_path, 60000, out);
 }
 
 /* The port of "tcp://127.0.0.1:PORT". */

@@ -4,7 +4,14 @@
  */
 #include "px_test.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
 #include "px_error.h"
+#include "px_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +160,29 @@ int pxt_run(const char *const argv[], const char *log_path, int timeout_ms, int 
             *out = strdup("");
     }
     return 0;
+}
+
+int pxt_run_exit(const char *const argv[], const char *log_path, int timeout_ms, char **out)
+{
+    int status = 0;
+    int err = pxt_run(argv, log_path, timeout_ms, &status, out);
+    if (err == PX_ETIMEDOUT)
+        fail_msg("%s did not finish within %d ms", argv[0], timeout_ms);
+    assert_int_equal(err, 0);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void discard(const char *line, size_t len, void *user)
+{
+    (void)line;
+    (void)len;
+    (void)user;
+}
+
+void pxt_quiet_logs(void)
+{
+    px_log_set_sink(discard, NULL);
 }
 
 bool pxt_running(pid_t pid, int *status)

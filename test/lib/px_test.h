@@ -31,6 +31,13 @@ int pxt_stop(pid_t pid, int sig, int timeout_ms, int *status);
 int pxt_run(const char *const argv[], const char *log_path, int timeout_ms, int *status,
             char **out);
 
+/* pxt_run for tests: the exit status of a program that must run to its end; fails the
+ * running cmocka test if it cannot start, exceeds timeout_ms or dies of a signal. */
+int pxt_run_exit(const char *const argv[], const char *log_path, int timeout_ms, char **out);
+
+/* Drop the log lines of the code under test (px_log to a sink that discards). */
+void pxt_quiet_logs(void);
+
 /* True if pid is still running (reaps it if it has exited; *status gets the wait status). */
 bool pxt_running(pid_t pid, int *status);
 /* Kill (SIGKILL) and reap every process still running that pxt_spawn started. */
