@@ -132,6 +132,14 @@ static int dump(json_t *j, char **out)
     return *out ? 0 : PX_ENOMEM;
 }
 
+/* A notification: a request object without an "id" member (JSON-RPC 2.0 §4.1): it is
+ * carried out, but never answered. */
+static bool is_notification(json_t *req)
+{
+    return json_is_object(req) && json_object_get(req, "id") == NULL &&
+           json_is_string(json_object_get(req, "method"));
+}
+
 int rpc_handle_body(struct rpc *r, const char *body, size_t len, char **out)
 {
     *out = NULL;
@@ -140,8 +148,13 @@ int rpc_handle_body(struct rpc *r, const char *body, size_t len, char **out)
     if (req == NULL)
         return dump(error_reply(NULL, RPC_ERR_PARSE, "Parse error", je.text), out);
     if (!json_is_array(req)) {
+        bool quiet = is_notification(req);
         json_t *rep = rpc_handle_one(r, req, NULL);
         json_decref(req);
+        if (quiet) {
+            json_decref(rep);
+            return 0; /* *out stays NULL: nothing to send */
+        }
         return dump(rep, out);
     }
     size_t n = json_array_size(req);
@@ -156,9 +169,17 @@ int rpc_handle_body(struct rpc *r, const char *body, size_t len, char **out)
     json_t *one;
     json_array_foreach(req, i, one)
     {
-        json_array_append_new(reps, rpc_handle_one(r, one, NULL));
+        json_t *rep = rpc_handle_one(r, one, NULL);
+        if (is_notification(one))
+            json_decref(rep);
+        else
+            json_array_append_new(reps, rep);
     }
     json_decref(req);
+    if (json_array_size(reps) == 0) { /* only notifications: no answer at all */
+        json_decref(reps);
+        return 0;
+    }
     return dump(reps, out);
 }
 
@@ -338,6 +359,10 @@ static void serve(struct rpc *r, nng_aio *aio, nng_http_req *req, nng_http_conn 
             return;
         }
         err = rpc_handle_uri(r, uri, &out);
+    }
+    if (err == 0 && out == NULL) { /* notifications only: nothing to answer */
+        respond(r, aio, req, 204, NULL, NULL);
+        return;
     }
     if (err < 0 || out == NULL) {
         free(out);

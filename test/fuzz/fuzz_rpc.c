@@ -7,8 +7,8 @@
  * up to its first NUL, as a GET URI (rpc_handle_uri: "method?arg=value&..."); the node's callbacks
  * are small fakes (every submitted tx refused by the "app", so no broadcast waits for a block).
  * Properties: every answer is valid JSON; the answer to a single request is an object with
- * "jsonrpc": "2.0", the answer to a batch an array; only a batch of notifications may get no
- * answer.
+ * "jsonrpc": "2.0", the answer to a batch an array; only notifications (requests without an
+ * "id") get no answer.
  *
  * Never opens a socket; works only in its own temporary directory.
  */
@@ -319,12 +319,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != 0)
         return 0;
     if (out == NULL) {
-        /* only a batch (of notifications) may go unanswered */
-        size_t i = 0;
-        while (i < size &&
-               (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
-            i++;
-        FUZZ_CHECK(i < size && data[i] == '[');
+        /* only notifications (requests without an "id") go unanswered */
+        json_t *in = json_loadb((const char *)data, size, 0, NULL);
+        FUZZ_CHECK(in != NULL);
+        if (json_is_array(in)) {
+            size_t i;
+            json_t *item;
+            json_array_foreach(in, i, item)
+            {
+                FUZZ_CHECK(json_is_object(item) && json_object_get(item, "id") == NULL);
+            }
+        } else {
+            FUZZ_CHECK(json_is_object(in) && json_object_get(in, "id") == NULL);
+        }
+        json_decref(in);
         return 0;
     }
     json_t *j = parse_answer(out);

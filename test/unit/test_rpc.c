@@ -801,6 +801,31 @@ static void test_bad_params(void **state)
     json_decref(j);
 }
 
+/* Requests without an "id" are notifications: carried out, never answered (JSON-RPC 2.0);
+ * in a batch only the others are answered. */
+static void test_notifications(void **state)
+{
+    (void)state;
+    char *out = (char *)1;
+    const char *one = "{\"jsonrpc\":\"2.0\",\"method\":\"health\"}";
+    assert_int_equal(rpc_handle_body(g_rpc, one, strlen(one), &out), 0);
+    assert_null(out);
+    const char *mixed = "[{\"jsonrpc\":\"2.0\",\"method\":\"health\"},"
+                        "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"health\"}]";
+    assert_int_equal(rpc_handle_body(g_rpc, mixed, strlen(mixed), &out), 0);
+    assert_non_null(out);
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    assert_true(json_is_array(j));
+    assert_int_equal(json_array_size(j), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "id")), 7);
+    json_decref(j);
+    const char *null_id = "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"health\"}";
+    assert_int_equal(rpc_handle_body(g_rpc, null_id, strlen(null_id), &out), 0);
+    assert_non_null(out); /* an explicit null id is a request */
+    free(out);
+}
+
 static void test_batch_positional_get(void **state)
 {
     (void)state;
@@ -1483,6 +1508,13 @@ static void test_garbage(void **state)
             len = (seed >> 4) % len;
         char *out = NULL;
         assert_int_equal(rpc_handle_body(g_rpc, buf, len, &out), 0);
+        if (out == NULL) { /* no answer: only for a notification (its "id" key was hit) */
+            json_t *in = json_loadb(buf, len, 0, NULL);
+            assert_non_null(in);
+            assert_null(json_object_get(in, "id"));
+            json_decref(in);
+            continue;
+        }
         json_t *j = json_loads(out, 0, NULL);
         if (j == NULL)
             fail_msg("not JSON for input %.*s: %s", (int)len, buf, out);
@@ -1514,6 +1546,7 @@ int main(void)
         cmocka_unit_test(test_search_uses_index),
         cmocka_unit_test(test_app_and_mempool),
         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_notifications),
         cmocka_unit_test(test_batch_positional_get),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_broadcast_commit),
