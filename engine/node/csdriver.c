@@ -18,6 +18,7 @@
 #include "codec.h"
 #include "p2p.h"
 #include "px_clock.h"
+#include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
 #include "sign_bytes.h"
@@ -133,21 +134,10 @@ static void core_free(void *p, void *user)
     free(p);
 }
 
-static int verify_cb(const uint8_t pub[32], const uint8_t *msg, size_t len, const uint8_t sig[64],
-                     void *user)
-{
-    (void)user;
-    return crypto_sign_verify_detached(sig, msg, len, pub) == 0 ? 0 : PX_ECRYPTO;
-}
-
+/* The first 8 bytes of a hash or address, upper-case hex, for log lines. */
 static void hex8(char out[17], const uint8_t *b)
 {
-    static const char hx[] = "0123456789ABCDEF";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[16] = '\0';
+    px_hex_encode(out, 17, b, 8, true);
 }
 
 static uint64_t core_now(struct csd *d)
@@ -1071,7 +1061,7 @@ int csd_on_proposal(struct csd *d, const struct proposal *p, uint64_t mono_ns, u
     if (!v)
         return 0;
     uint64_t t0 = px_clock_mono_ns(px_clock_system());
-    int bad = sign_bytes_proposal_verify(p, d->st->chain_id, v->pub_key, verify_cb, NULL);
+    int bad = sign_bytes_proposal_verify(p, d->st->chain_id, v->pub_key, NULL, NULL);
     verified(d, t0);
     if (bad)
         return PX_ECRYPTO;
@@ -1112,7 +1102,7 @@ int csd_on_vote(struct csd *d, const struct vote *v, uint64_t mono_ns, uint64_t 
         return PX_EINVAL;
     d->stats.votes_in++;
     uint64_t t0 = px_clock_mono_ns(px_clock_system());
-    int bad = sign_bytes_vote_verify(v, d->st->chain_id, val->pub_key, verify_cb, NULL);
+    int bad = sign_bytes_vote_verify(v, d->st->chain_id, val->pub_key, NULL, NULL);
     verified(d, t0);
     if (bad) {
         d->stats.votes_bad++;
@@ -1185,8 +1175,8 @@ int csd_on_decided(struct csd *d, const uint8_t *block, size_t block_len, const 
     if (c.height != csd_height(d) || d->decide)
         goto out;
     char why[128];
-    if (commit_verify(&c, d->st->chain_id, &d->st->validators, &c.block_id, c.height, verify_cb,
-                      NULL, why, sizeof(why)) != 0) {
+    if (commit_verify(&c, d->st->chain_id, &d->st->validators, &c.block_id, c.height, NULL, NULL,
+                      why, sizeof(why)) != 0) {
         err = PX_ECRYPTO;
         goto out;
     }
