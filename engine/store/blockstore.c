@@ -74,12 +74,6 @@ struct blockstore {
     bool readonly;
 };
 
-static void finish(sqlite3_stmt *s)
-{
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-}
-
 static int open_common(const char *path, bool readonly, struct blockstore **out)
 {
     *out = NULL;
@@ -87,18 +81,8 @@ static int open_common(const char *path, bool readonly, struct blockstore **out)
     if (!bs)
         return PX_ENOMEM;
     bs->readonly = readonly;
-    int err = sqlu_open(path, readonly, MOD, &bs->db);
-    if (!err && !readonly) {
-        err = sqlu_exec(bs->db, MOD, schema);
-        if (!err)
-            err = sqlu_schema_version(bs->db, MOD, SCHEMA_VERSION);
-    }
-    for (int i = 0; !err && i < S_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(bs->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &bs->st[i],
-                                    NULL);
-        if (rc != SQLITE_OK)
-            err = sqlu_fail(bs->db, MOD, "prepare", rc);
-    }
+    int err = sqlu_open_store(path, readonly, MOD, schema, SCHEMA_VERSION, sql_text, S_COUNT,
+                              &bs->db, bs->st);
     if (err) {
         blockstore_close(bs);
         return err;
@@ -121,9 +105,7 @@ void blockstore_close(struct blockstore *bs)
 {
     if (!bs)
         return;
-    for (int i = 0; i < S_COUNT; i++)
-        sqlite3_finalize(bs->st[i]);
-    sqlite3_close(bs->db);
+    sqlu_close_store(bs->db, bs->st, S_COUNT);
     free(bs);
 }
 
@@ -135,7 +117,7 @@ void blockstore_range(struct blockstore *bs, uint64_t *base, uint64_t *top)
         *base = (uint64_t)sqlite3_column_int64(s, 0);
         *top = (uint64_t)sqlite3_column_int64(s, 1);
     }
-    finish(s);
+    sqlu_finish(s);
 }
 
 /* The hash stored at height into out; PX_ENOTFOUND if none. */
@@ -151,14 +133,14 @@ static int hash_at(struct blockstore *bs, uint64_t height, uint8_t out[32])
     } else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         err = sqlu_fail(bs->db, MOD, "read hash", rc);
     }
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 
 static int step_done(struct blockstore *bs, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
-    finish(s);
+    sqlu_finish(s);
     if (rc != SQLITE_DONE)
         return sqlu_fail(bs->db, MOD, what, rc);
     return 0;
@@ -262,7 +244,7 @@ static int load_blob(struct blockstore *bs, enum stmt which, uint64_t height, ui
     } else if (rc != SQLITE_DONE) {
         err = sqlu_fail(bs->db, MOD, "load", rc);
     }
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 
@@ -305,7 +287,7 @@ int blockstore_load_meta(struct blockstore *bs, uint64_t height, struct blocksto
     } else if (rc != SQLITE_DONE) {
         err = sqlu_fail(bs->db, MOD, "load meta", rc);
     }
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 
@@ -321,7 +303,7 @@ int blockstore_find_hash(struct blockstore *bs, const uint8_t hash[32], uint64_t
     } else if (rc != SQLITE_DONE) {
         err = sqlu_fail(bs->db, MOD, "find hash", rc);
     }
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 
@@ -339,7 +321,7 @@ int blockstore_find_tx(struct blockstore *bs, const uint8_t hash[32], uint64_t *
     } else if (rc != SQLITE_DONE) {
         err = sqlu_fail(bs->db, MOD, "find tx", rc);
     }
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 

@@ -103,3 +103,41 @@ int sqlu_schema_version(sqlite3 *db, const char *module, int version)
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", version);
     return sqlu_exec(db, module, sql);
 }
+
+int sqlu_open_store(const char *path, bool readonly, const char *module, const char *schema,
+                    int version, const char *const *sql, size_t n, sqlite3 **db, sqlite3_stmt **st)
+{
+    for (size_t i = 0; i < n; i++)
+        st[i] = NULL;
+    int err = sqlu_open(path, readonly, module, db);
+    if (!err && !readonly) {
+        err = sqlu_exec(*db, module, schema);
+        if (!err)
+            err = sqlu_schema_version(*db, module, version);
+    }
+    for (size_t i = 0; !err && i < n; i++) {
+        int rc = sqlite3_prepare_v3(*db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL);
+        if (rc != SQLITE_OK)
+            err = sqlu_fail(*db, module, "prepare", rc);
+    }
+    if (err) {
+        sqlu_close_store(*db, st, n);
+        *db = NULL;
+        for (size_t i = 0; i < n; i++)
+            st[i] = NULL;
+    }
+    return err;
+}
+
+void sqlu_close_store(sqlite3 *db, sqlite3_stmt **st, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sqlite3_finalize(st[i]);
+    sqlite3_close(db);
+}
+
+void sqlu_finish(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}

@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Open path (creating it unless readonly) and apply the pragmas. Logs and returns PX_EIO
  * on failure. `module` names the caller in log lines. */
@@ -22,5 +23,15 @@ int sqlu_fail(sqlite3 *db, const char *module, const char *what, int rc);
 /* Check or set PRAGMA user_version: a fresh database (0) gets `version`; another value
  * than `version` is PX_ECORRUPT. */
 int sqlu_schema_version(sqlite3 *db, const char *module, int version);
+
+/* Open a store: the database (sqlu_open), its schema and version when writable, then every
+ * statement of sql[0..n) prepared once into st[]. On error everything opened is closed,
+ * *db is NULL and st[] is all NULL. */
+int sqlu_open_store(const char *path, bool readonly, const char *module, const char *schema,
+                    int version, const char *const *sql, size_t n, sqlite3 **db, sqlite3_stmt **st);
+/* Finalize st[0..n) and close db (NULL is fine). */
+void sqlu_close_store(sqlite3 *db, sqlite3_stmt **st, size_t n);
+/* Make a statement ready for its next use: reset, bindings cleared. */
+void sqlu_finish(sqlite3_stmt *s);
 
 #endif

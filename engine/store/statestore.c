@@ -26,18 +26,16 @@ static const char *const sql_text[S_COUNT] = {
                 "records r WHERE r.kind=records.kind AND r.height<?1)",
 };
 
+static const char schema[] = "CREATE TABLE IF NOT EXISTS records(kind INTEGER NOT NULL,"
+                             " height INTEGER NOT NULL, value BLOB NOT NULL,"
+                             " PRIMARY KEY(kind, height)) WITHOUT ROWID;";
+
 struct statestore {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
     bool readonly;
     bool in_tx;
 };
-
-static void finish(sqlite3_stmt *s)
-{
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-}
 
 static int open_common(const char *path, bool readonly, struct statestore **out)
 {
@@ -46,21 +44,8 @@ static int open_common(const char *path, bool readonly, struct statestore **out)
     if (!ss)
         return PX_ENOMEM;
     ss->readonly = readonly;
-    int err = sqlu_open(path, readonly, MOD, &ss->db);
-    if (!err && !readonly) {
-        err = sqlu_exec(ss->db, MOD,
-                        "CREATE TABLE IF NOT EXISTS records(kind INTEGER NOT NULL,"
-                        " height INTEGER NOT NULL, value BLOB NOT NULL,"
-                        " PRIMARY KEY(kind, height)) WITHOUT ROWID;");
-        if (!err)
-            err = sqlu_schema_version(ss->db, MOD, SCHEMA_VERSION);
-    }
-    for (int i = 0; !err && i < S_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(ss->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &ss->st[i],
-                                    NULL);
-        if (rc != SQLITE_OK)
-            err = sqlu_fail(ss->db, MOD, "prepare", rc);
-    }
+    int err = sqlu_open_store(path, readonly, MOD, schema, SCHEMA_VERSION, sql_text, S_COUNT,
+                              &ss->db, ss->st);
     if (err) {
         statestore_close(ss);
         return err;
@@ -85,9 +70,7 @@ void statestore_close(struct statestore *ss)
         return;
     if (ss->in_tx)
         sqlu_exec(ss->db, MOD, "ROLLBACK");
-    for (int i = 0; i < S_COUNT; i++)
-        sqlite3_finalize(ss->st[i]);
-    sqlite3_close(ss->db);
+    sqlu_close_store(ss->db, ss->st, S_COUNT);
     free(ss);
 }
 
@@ -125,7 +108,7 @@ void statestore_rollback(struct statestore *ss)
 static int step_done(struct statestore *ss, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
-    finish(s);
+    sqlu_finish(s);
     return rc == SQLITE_DONE ? 0 : sqlu_fail(ss->db, MOD, what, rc);
 }
 
@@ -174,7 +157,7 @@ int statestore_get(struct statestore *ss, enum statestore_kind kind, uint64_t he
         err = copy_column(s, 0, value, len);
     else if (rc != SQLITE_DONE)
         err = sqlu_fail(ss->db, MOD, "get", rc);
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 
@@ -195,7 +178,7 @@ int statestore_get_latest(struct statestore *ss, enum statestore_kind kind, uint
     } else if (rc != SQLITE_DONE) {
         err = sqlu_fail(ss->db, MOD, "get latest", rc);
     }
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 

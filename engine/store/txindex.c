@@ -66,12 +66,6 @@ struct txindex {
     uint64_t height; /* of the open transaction */
 };
 
-static void finish(sqlite3_stmt *s)
-{
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-}
-
 int txindex_open(const char *path, bool readonly, struct txindex **out)
 {
     *out = NULL;
@@ -79,18 +73,8 @@ int txindex_open(const char *path, bool readonly, struct txindex **out)
     if (!x)
         return PX_ENOMEM;
     x->readonly = readonly;
-    int err = sqlu_open(path, readonly, MOD, &x->db);
-    if (!err && !readonly) {
-        err = sqlu_exec(x->db, MOD, schema);
-        if (!err)
-            err = sqlu_schema_version(x->db, MOD, SCHEMA_VERSION);
-    }
-    for (int i = 0; !err && i < S_COUNT; i++) {
-        int rc =
-            sqlite3_prepare_v3(x->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &x->st[i], NULL);
-        if (rc != SQLITE_OK)
-            err = sqlu_fail(x->db, MOD, "prepare", rc);
-    }
+    int err = sqlu_open_store(path, readonly, MOD, schema, SCHEMA_VERSION, sql_text, S_COUNT,
+                              &x->db, x->st);
     if (err) {
         txindex_close(x);
         return err;
@@ -105,9 +89,7 @@ void txindex_close(struct txindex *x)
         return;
     if (x->in_tx)
         sqlu_exec(x->db, MOD, "ROLLBACK");
-    for (int i = 0; i < S_COUNT; i++)
-        sqlite3_finalize(x->st[i]);
-    sqlite3_close(x->db);
+    sqlu_close_store(x->db, x->st, S_COUNT);
     free(x);
 }
 
@@ -117,14 +99,14 @@ uint64_t txindex_height(struct txindex *x)
     uint64_t h = 0;
     if (sqlite3_step(s) == SQLITE_ROW)
         h = (uint64_t)sqlite3_column_int64(s, 0);
-    finish(s);
+    sqlu_finish(s);
     return h;
 }
 
 static int step_done(struct txindex *x, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
-    finish(s);
+    sqlu_finish(s);
     return rc == SQLITE_DONE ? 0 : sqlu_fail(x->db, MOD, what, rc);
 }
 
@@ -234,7 +216,7 @@ static int find(struct txindex *x, enum stmt which, const char *key, const char 
         (*n)++;
     }
     int err = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : sqlu_fail(x->db, MOD, "find", rc);
-    finish(s);
+    sqlu_finish(s);
     return err;
 }
 
