@@ -923,6 +923,9 @@ static void max_peers_enforced(void **state)
     assert_int_equal(n, 1);
     int other = node_index(info[0].id);
     assert_true(other >= 0 && other < 3);
+    /* each side finishes the handshake on its own time: the dialled node sees node 3 as
+     * its (only) peer a moment later than node 3 sees it */
+    assert_true(wait_peers(other, 1));
     send_seq(3, other, 0, 20);
     send_seq(other, 3, 0, 20);
     expect_got(other, 3, 20);
