@@ -348,9 +348,11 @@ void mempool_txs_free(struct mempool_tx *txs, size_t n)
     free(txs);
 }
 
-/* Collect up to max_txs entries passing `want` into a fresh array. */
-static int collect(struct mempool *mp, uint64_t after_seq, uint64_t max_bytes, int64_t max_gas,
-                   size_t max_txs, struct mempool_tx **txs, size_t *n)
+/* Collect into a fresh array, oldest first, up to max_txs entries with seq > after_seq
+ * while their sizes (each plus per_tx_bytes) and gas stay within the bounds. */
+static int collect(struct mempool *mp, uint64_t after_seq, uint64_t max_bytes,
+                   uint32_t per_tx_bytes, int64_t max_gas, size_t max_txs, struct mempool_tx **txs,
+                   size_t *n)
 {
     *txs = NULL;
     *n = 0;
@@ -366,7 +368,8 @@ static int collect(struct mempool *mp, uint64_t after_seq, uint64_t max_bytes, i
     for (struct entry *e = mp->head; e && k < cap; e = e->next) {
         if (e->tx.seq <= after_seq)
             continue;
-        if (bytes + e->tx.len > max_bytes)
+        uint64_t cost = (uint64_t)e->tx.len + per_tx_bytes;
+        if (cost > max_bytes - bytes)
             break; /* FIFO: never skip ahead of an older tx */
         if (max_gas >= 0 && gas + e->tx.gas_wanted > max_gas)
             break;
@@ -374,7 +377,7 @@ static int collect(struct mempool *mp, uint64_t after_seq, uint64_t max_bytes, i
             mempool_txs_free(arr, k);
             return PX_ENOMEM;
         }
-        bytes += e->tx.len;
+        bytes += cost;
         gas += e->tx.gas_wanted;
         k++;
     }
@@ -387,11 +390,11 @@ static int collect(struct mempool *mp, uint64_t after_seq, uint64_t max_bytes, i
     return 0;
 }
 
-int mempool_reap(struct mempool *mp, uint64_t max_bytes, int64_t max_gas, uint32_t max_txs,
-                 struct mempool_tx **txs, size_t *n)
+int mempool_reap(struct mempool *mp, uint64_t max_bytes, uint32_t per_tx_bytes, int64_t max_gas,
+                 uint32_t max_txs, struct mempool_tx **txs, size_t *n)
 {
     pthread_mutex_lock(&mp->lock);
-    int rc = collect(mp, 0, max_bytes, max_gas, max_txs, txs, n);
+    int rc = collect(mp, 0, max_bytes, per_tx_bytes, max_gas, max_txs, txs, n);
     pthread_mutex_unlock(&mp->lock);
     return rc;
 }
@@ -400,7 +403,7 @@ int mempool_after(struct mempool *mp, uint64_t after_seq, size_t max, struct mem
                   size_t *n)
 {
     pthread_mutex_lock(&mp->lock);
-    int rc = collect(mp, after_seq, UINT64_MAX, -1, max, txs, n);
+    int rc = collect(mp, after_seq, UINT64_MAX, 0, -1, max, txs, n);
     pthread_mutex_unlock(&mp->lock);
     return rc;
 }

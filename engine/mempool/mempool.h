@@ -64,11 +64,16 @@ int mempool_insert(struct mempool *mp, const uint8_t *tx, size_t len, int64_t ga
 /* The app rejected tx: forget its hash unless keep_invalid_in_cache. */
 void mempool_reject(struct mempool *mp, const uint8_t *tx, size_t len);
 
-/* Copy out, in FIFO order, transactions whose total size stays <= max_bytes and gas <=
- * max_gas (negative: no limit), at most max_txs of them. Caller frees with
- * mempool_txs_free. They stay in the pool until mempool_update. */
-int mempool_reap(struct mempool *mp, uint64_t max_bytes, int64_t max_gas, uint32_t max_txs,
-                 struct mempool_tx **txs, size_t *n);
+/* Copy out, in FIFO order, the oldest transactions that fit together: the sum over them of
+ * (length + per_tx_bytes) stays <= max_bytes and their gas <= max_gas (negative: no limit),
+ * at most max_txs of them. per_tx_bytes is what each one costs besides its bytes where it
+ * goes (a block frames each tx with a tag and a length), so the caller gets exactly what
+ * fits and never has to drop some afterwards. Caller frees with mempool_txs_free. They
+ * stay in the pool until mempool_update. PX_ENOMEM. */
+int mempool_reap(struct mempool *mp, uint64_t max_bytes, uint32_t per_tx_bytes, int64_t max_gas,
+                 uint32_t max_txs, struct mempool_tx **txs, size_t *n);
+/* Free an array that mempool_reap or mempool_after returned, with the count it returned:
+ * the whole array, never a part of it (txs + k is not an allocation). NULL is fine. */
 void mempool_txs_free(struct mempool_tx *txs, size_t n);
 
 /* After a block at `height` is committed: remove its txs from the pool and remember their

@@ -471,20 +471,11 @@ int blockexec_build(struct blockexec *bx, const struct chain_state *s, uint64_t 
     struct mempool_tx *mtx = NULL;
     size_t n_mtx = 0;
     if (bx->mp) {
-        int err = mempool_reap(bx->mp, room, s->params.block_max_gas, MAX_BLOCK_TXS, &mtx, &n_mtx);
+        /* the reap counts each tx with its framing in the block: what it returns fits */
+        int err = mempool_reap(bx->mp, room, TX_FRAMING_BYTES, s->params.block_max_gas,
+                               MAX_BLOCK_TXS, &mtx, &n_mtx);
         if (err)
             return err;
-        /* the reap counts bare bytes; drop from the end what the framing pushes over */
-        uint64_t sum = 0;
-        size_t keep = 0;
-        while (keep < n_mtx && sum + framed(mtx[keep].len) <= room) {
-            sum += framed(mtx[keep].len);
-            keep++;
-        }
-        if (keep < n_mtx) {
-            mempool_txs_free(mtx + keep, n_mtx - keep);
-            n_mtx = keep;
-        }
     }
 
     int err = 0;

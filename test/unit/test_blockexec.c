@@ -891,6 +891,52 @@ static void build_overflow(void **state)
     f->app.prepare_empty = 0;
 }
 
+/* A mempool holding more than one block: the reap must stop where the txs with their
+ * framing in the block fill it (issue 21: the proposer freed an interior pointer of the
+ * reaped array when it trimmed what the framing pushed over, and crashed), the block must
+ * fit, and what is left must come in the next block, in order. */
+static void build_full_mempool(void **state)
+{
+    struct fx *f = *state;
+    f->g.params.block_max_bytes = 8192;
+    f->g.params.evidence_max_bytes = 1024;
+    fresh_handshake(f);
+    enum { N = 100, LEN = 100 }; /* 10,000 bare bytes, room for about 6,000 */
+    for (int i = 0; i < N; i++) {
+        char tx[LEN + 1];
+        memset(tx, 'v', LEN);
+        tx[LEN] = 0;
+        char key[16];
+        snprintf(key, sizeof(key), "tx%03d=", i);
+        memcpy(tx, key, 6);
+        add_tx(f, tx);
+    }
+    struct built x;
+    assert_int_equal(build(f, &f->last_commit, &x), 0);
+    assert_true(x.len <= 8192);
+    assert_true(x.b.tx_count > 0);
+    assert_true(x.b.tx_count < N);
+    /* FIFO: the first txs, in order */
+    for (uint32_t i = 0; i < x.b.tx_count; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "tx%03u=", i);
+        assert_memory_equal(x.b.txs[i].data, want, 6);
+    }
+    uint32_t first = x.b.tx_count;
+    built_fini(&x);
+    /* committing it leaves the rest for the next blocks */
+    struct blockexec_result res;
+    commit_height(f, &res);
+    assert_int_equal(res.n_txs, first);
+    blockexec_result_fini(&res);
+    struct mempool_stats st;
+    mempool_stats(f->mp, &st);
+    assert_int_equal(st.txs, N - first);
+    commit_height(f, NULL);
+    mempool_stats(f->mp, &st);
+    assert_true(st.txs < N - first);
+}
+
 /* Two conflicting prevotes of validator `idx` of the set that signed height h. */
 static void make_evidence(struct fx *f, uint64_t h, uint32_t idx, uint64_t time_ns,
                           struct evidence *ev)
@@ -1104,6 +1150,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(handshake_app_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(validator_update_at_h_plus_2, setup, teardown),
         cmocka_unit_test_setup_teardown(build_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(build_full_mempool, setup, teardown),
         cmocka_unit_test_setup_teardown(evidence_checked_and_passed_on, setup, teardown),
         cmocka_unit_test_setup_teardown(kvledger_kill9, setup, teardown),
     };

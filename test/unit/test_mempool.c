@@ -102,7 +102,7 @@ static void reap_fifo_by_bytes_and_gas(void **state)
     }
     struct mempool_tx *txs;
     size_t n;
-    assert_int_equal(mempool_reap(mp, 22, -1, 100, &txs, &n), 0);
+    assert_int_equal(mempool_reap(mp, 22, 0, -1, 100, &txs, &n), 0);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++) {
         snprintf(tx, sizeof(tx), "tx-%02d", (int)i);
@@ -111,12 +111,22 @@ static void reap_fifo_by_bytes_and_gas(void **state)
             assert_true(txs[i].seq > txs[i - 1].seq);
     }
     mempool_txs_free(txs, n);
-    assert_int_equal(mempool_reap(mp, 10000, 35, 100, &txs, &n), 0);
+    assert_int_equal(mempool_reap(mp, 10000, 0, 35, 100, &txs, &n), 0);
     assert_int_equal(n, 3);
     mempool_txs_free(txs, n);
-    assert_int_equal(mempool_reap(mp, 10000, -1, 2, &txs, &n), 0);
+    assert_int_equal(mempool_reap(mp, 10000, 0, -1, 2, &txs, &n), 0);
     assert_int_equal(n, 2);
     mempool_txs_free(txs, n);
+    /* with each tx's framing counted (5 + 11 bytes): exactly what fits, nothing to trim */
+    assert_int_equal(mempool_reap(mp, 47, 11, -1, 100, &txs, &n), 0);
+    assert_int_equal(n, 2);
+    mempool_txs_free(txs, n);
+    assert_int_equal(mempool_reap(mp, 48, 11, -1, 100, &txs, &n), 0);
+    assert_int_equal(n, 3);
+    mempool_txs_free(txs, n);
+    assert_int_equal(mempool_reap(mp, 15, 11, -1, 100, &txs, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(txs);
     /* reaping does not remove */
     struct mempool_stats st;
     mempool_stats(mp, &st);
@@ -140,7 +150,7 @@ static void update_removes_committed_forever(void **state)
     assert_int_equal(add(mp, "zz", 1), PX_EEXIST);
     struct mempool_tx *txs;
     size_t n;
-    assert_int_equal(mempool_reap(mp, 1000, -1, 100, &txs, &n), 0);
+    assert_int_equal(mempool_reap(mp, 1000, 0, -1, 100, &txs, &n), 0);
     assert_int_equal(n, 2);
     assert_memory_equal(txs[0].data, "b", 1);
     mempool_txs_free(txs, n);
