@@ -10,6 +10,7 @@
 #include "sqlite_util.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ enum stmt {
     S_PRUNE_TXS,
     S_DEL_BLOCK,
     S_DEL_TXS,
+    S_COUNT_TXS_AT,
     S_COUNT
 };
 
@@ -51,6 +53,7 @@ static const char *const sql_text[S_COUNT] = {
     [S_PRUNE_TXS] = "DELETE FROM txs WHERE height<?",
     [S_DEL_BLOCK] = "DELETE FROM blocks WHERE height=?",
     [S_DEL_TXS] = "DELETE FROM txs WHERE height=?",
+    [S_COUNT_TXS_AT] = "SELECT COUNT(*) FROM txs WHERE height=?",
 };
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS blocks("
@@ -109,15 +112,30 @@ void blockstore_close(struct blockstore *bs)
     free(bs);
 }
 
-void blockstore_range(struct blockstore *bs, uint64_t *base, uint64_t *top)
+int blockstore_bounds(struct blockstore *bs, uint64_t *base, uint64_t *top)
 {
     sqlite3_stmt *s = bs->st[S_RANGE];
     *base = *top = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = sqlite3_step(s);
+    int err = 0;
+    if (rc == SQLITE_ROW) {
         *base = (uint64_t)sqlite3_column_int64(s, 0);
         *top = (uint64_t)sqlite3_column_int64(s, 1);
+    } else {
+        err = sqlu_fail(bs->db, MOD, "read the height range", rc);
     }
     sqlu_finish(s);
+    return err;
+}
+
+void blockstore_range(struct blockstore *bs, uint64_t *base, uint64_t *top)
+{
+    (void)blockstore_bounds(bs, base, top);
+}
+
+const char *blockstore_path(const struct blockstore *bs)
+{
+    return sqlu_path(bs->db);
 }
 
 /* The hash stored at height into out; PX_ENOTFOUND if none. */
@@ -372,4 +390,76 @@ int blockstore_delete_top(struct blockstore *bs)
     if (top == 0)
         return PX_ENOTFOUND;
     return delete_below_or_at(bs, S_DEL_BLOCK, S_DEL_TXS, top);
+}
+
+/* Every row of one height readable, and its tx index as long as its tx count. */
+static int check_height(struct blockstore *bs, uint64_t h, char *detail, size_t cap)
+{
+    struct blockstore_meta m;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int err = blockstore_load_meta(bs, h, &m);
+    if (!err) {
+        err = blockstore_load_block(bs, h, &data, &len);
+        free(data);
+    }
+    if (!err) {
+        err = blockstore_load_commit(bs, h, &data, &len);
+        free(data);
+    }
+    if (err) {
+        snprintf(detail, cap, "height %llu cannot be read back (%s)", (unsigned long long)h,
+                 px_strerror(err));
+        return err == PX_ENOTFOUND ? PX_ECORRUPT : err;
+    }
+    sqlite3_stmt *s = bs->st[S_COUNT_TXS_AT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)h);
+    int rc = sqlite3_step(s);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    if (rc != SQLITE_ROW)
+        err = sqlu_fail(bs->db, MOD, "count the indexed txs", rc);
+    sqlu_finish(s);
+    if (err) {
+        snprintf(detail, cap, "the tx index of height %llu cannot be read (%s)",
+                 (unsigned long long)h, px_strerror(err));
+        return err;
+    }
+    if (n != (int64_t)m.num_txs) {
+        snprintf(detail, cap, "the tx index lists %lld txs of height %llu, whose block has %u",
+                 (long long)n, (unsigned long long)h, m.num_txs);
+        return PX_ECORRUPT;
+    }
+    return 0;
+}
+
+int blockstore_check(struct blockstore *bs, uint64_t full_check_max_bytes, bool *full, char *detail,
+                     size_t cap)
+{
+    if (full)
+        *full = false;
+    if (cap)
+        detail[0] = '\0';
+    uint64_t bytes = 0;
+    int err = sqlu_db_bytes(bs->db, MOD, &bytes);
+    if (err) {
+        snprintf(detail, cap, "its size cannot be read (%s)", px_strerror(err));
+        return err;
+    }
+    if (bytes <= full_check_max_bytes) {
+        if (full)
+            *full = true;
+        if ((err = sqlu_quick_check(bs->db, MOD, detail, cap)) != 0)
+            return err;
+    }
+    uint64_t base, top;
+    if ((err = blockstore_bounds(bs, &base, &top)) != 0) {
+        snprintf(detail, cap, "its height range cannot be read (%s)", px_strerror(err));
+        return err;
+    }
+    if (top == 0)
+        return 0;
+    err = check_height(bs, top, detail, cap);
+    if (!err && base != top)
+        err = check_height(bs, base, detail, cap);
+    return err;
 }

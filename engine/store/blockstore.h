@@ -13,6 +13,7 @@
 #ifndef PX_BLOCKSTORE_H
 #define PX_BLOCKSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,8 +41,22 @@ int blockstore_open(const char *path, struct blockstore **out);
 int blockstore_open_readonly(const char *path, struct blockstore **out);
 void blockstore_close(struct blockstore *bs);
 
-/* Lowest and highest stored heights; both 0 when empty. */
+/* Lowest and highest stored heights; both 0 when empty. A read error is logged and also
+ * gives 0, 0: where that matters use blockstore_bounds. */
 void blockstore_range(struct blockstore *bs, uint64_t *base, uint64_t *top);
+/* blockstore_range with the error: PX_ECORRUPT, PX_EIO (then both are 0). */
+int blockstore_bounds(struct blockstore *bs, uint64_t *base, uint64_t *top);
+/* The database file. */
+const char *blockstore_path(const struct blockstore *bs);
+
+/* Start-up check: the structure of the whole file (SQLite's quick_check, a read of every
+ * page) when the database holds at most full_check_max_bytes, and in any case every row of
+ * the lowest and the highest height (block, seen commit, meta, and the tx index agreeing
+ * with the block's tx count): what the node reads first. *full (may be NULL) tells whether
+ * the whole file was checked. 0 if sound; PX_ECORRUPT (damaged: detail says what was
+ * found), PX_EIO (cannot be read), PX_ENOMEM. */
+int blockstore_check(struct blockstore *bs, uint64_t full_check_max_bytes, bool *full, char *detail,
+                     size_t cap);
 
 /* Save a decided block. meta->height must be top+1 (or any height when empty: the first
  * saved height becomes the base, e.g. after state sync). tx_hashes holds num_txs hashes

@@ -7,6 +7,7 @@
 #include "px_log.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int sqlu_err(int rc)
 {
@@ -40,10 +41,17 @@ int sqlu_err(int rc)
 
 int sqlu_fail(sqlite3 *db, const char *module, const char *what, int rc)
 {
-    char q[512];
-    px_log(PX_LOG_ERROR, module, "database call failed", "what=%s error=%s", what,
+    char q[512], f[512];
+    px_log(PX_LOG_ERROR, module, "database call failed", "file=%s what=%s error=%s",
+           px_log_quote(f, sizeof(f), db ? sqlu_path(db) : ""), what,
            px_log_quote(q, sizeof(q), db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
     return sqlu_err(rc) ? sqlu_err(rc) : PX_EIO;
+}
+
+const char *sqlu_path(sqlite3 *db)
+{
+    const char *p = sqlite3_db_filename(db, "main");
+    return p ? p : "";
 }
 
 int sqlu_exec(sqlite3 *db, const char *module, const char *sql)
@@ -140,4 +148,67 @@ void sqlu_finish(sqlite3_stmt *s)
 {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+}
+
+/* The one integer a PRAGMA answers. */
+static int pragma_int(sqlite3 *db, const char *module, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlu_fail(db, module, sql, rc);
+    rc = sqlite3_step(st);
+    int err = 0;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        err = sqlu_fail(db, module, sql, rc);
+    sqlite3_finalize(st);
+    return err;
+}
+
+int sqlu_db_bytes(sqlite3 *db, const char *module, uint64_t *bytes)
+{
+    int64_t pages = 0, page_size = 0;
+    int err = pragma_int(db, module, "PRAGMA page_count", &pages);
+    if (!err)
+        err = pragma_int(db, module, "PRAGMA page_size", &page_size);
+    *bytes = err || pages < 0 || page_size < 0 ? 0 : (uint64_t)pages * (uint64_t)page_size;
+    return err;
+}
+
+int sqlu_quick_check(sqlite3 *db, const char *module, char *detail, size_t cap)
+{
+    if (cap)
+        detail[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    /* quick_check(1): stop at the first complaint */
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(detail, cap, "%s", sqlite3_errmsg(db));
+        return sqlu_fail(db, module, "quick_check", rc);
+    }
+    rc = sqlite3_step(st);
+    int err = 0;
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t || strcmp(t, "ok") != 0) {
+            /* one line: "*** in database main ***\nPage 180: ..." -> "page 180: ..." */
+            static const char head[] = "*** in database main ***";
+            if (t && strncmp(t, head, sizeof(head) - 1) == 0)
+                t += sizeof(head) - 1;
+            while (t && (*t == '\n' || *t == ' '))
+                t++;
+            snprintf(detail, cap, "SQLite's quick_check: %s", t && *t ? t : "no answer");
+            for (char *c = detail; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                    *c = ' ';
+            err = PX_ECORRUPT;
+        }
+    } else {
+        snprintf(detail, cap, "%s", sqlite3_errmsg(db));
+        err = sqlu_fail(db, module, "quick_check", rc);
+    }
+    sqlite3_finalize(st);
+    return err;
 }

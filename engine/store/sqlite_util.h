@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Open path (creating it unless readonly) and apply the pragmas. Logs and returns PX_EIO
  * on failure. `module` names the caller in log lines. */
@@ -33,5 +34,15 @@ int sqlu_open_store(const char *path, bool readonly, const char *module, const c
 void sqlu_close_store(sqlite3 *db, sqlite3_stmt **st, size_t n);
 /* Make a statement ready for its next use: reset, bindings cleared. */
 void sqlu_finish(sqlite3_stmt *s);
+
+/* Size of the database in bytes (page count times page size; the -wal file aside). */
+int sqlu_db_bytes(sqlite3 *db, const char *module, uint64_t *bytes);
+/* SQLite's PRAGMA quick_check: every page of the file is read and the structure of every
+ * b-tree and free list checked (index contents are not compared with their tables), so it
+ * costs a read of the whole file. 0 if sound; PX_ECORRUPT with SQLite's first complaint in
+ * detail; PX_EIO (or another code) when the file cannot be read. */
+int sqlu_quick_check(sqlite3 *db, const char *module, char *detail, size_t cap);
+/* The file of the main database ("" for an in-memory one). */
+const char *sqlu_path(sqlite3 *db);
 
 #endif

@@ -8,6 +8,7 @@
 #include "sqlite_util.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,4 +207,45 @@ int statestore_prune(struct statestore *ss, uint64_t retain_height)
     sqlite3_stmt *s = ss->st[S_PRUNE];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)retain_height);
     return step_done(ss, s, "prune");
+}
+
+const char *statestore_path(const struct statestore *ss)
+{
+    return sqlu_path(ss->db);
+}
+
+int statestore_check(struct statestore *ss, uint64_t full_check_max_bytes, bool *full, char *detail,
+                     size_t cap)
+{
+    if (full)
+        *full = false;
+    if (cap)
+        detail[0] = '\0';
+    uint64_t bytes = 0;
+    int err = sqlu_db_bytes(ss->db, MOD, &bytes);
+    if (err) {
+        snprintf(detail, cap, "its size cannot be read (%s)", px_strerror(err));
+        return err;
+    }
+    if (bytes <= full_check_max_bytes) {
+        if (full)
+            *full = true;
+        if ((err = sqlu_quick_check(ss->db, MOD, detail, cap)) != 0)
+            return err;
+    }
+    static const enum statestore_kind kinds[] = {STATESTORE_STATE, STATESTORE_VALIDATORS,
+                                                 STATESTORE_PARAMS, STATESTORE_RESULTS};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        uint8_t *v = NULL;
+        size_t len = 0;
+        uint64_t h = 0;
+        err = statestore_get_latest(ss, kinds[i], UINT64_MAX, &h, &v, &len);
+        free(v);
+        if (err && err != PX_ENOTFOUND) {
+            snprintf(detail, cap, "its latest record of kind %d cannot be read (%s)", (int)kinds[i],
+                     px_strerror(err));
+            return err;
+        }
+    }
+    return 0;
 }

@@ -12,6 +12,7 @@
 #ifndef PX_STATESTORE_H
 #define PX_STATESTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,16 @@ enum statestore_kind {
 int statestore_open(const char *path, struct statestore **out);
 int statestore_open_readonly(const char *path, struct statestore **out);
 void statestore_close(struct statestore *ss);
+/* The database file. */
+const char *statestore_path(const struct statestore *ss);
+
+/* Start-up check: the structure of the whole file (SQLite's quick_check, a read of every
+ * page) when the database holds at most full_check_max_bytes, and in any case the latest
+ * record of every kind (what the node reads first). *full (may be NULL) tells whether the
+ * whole file was checked. 0 if sound (an empty store is); PX_ECORRUPT (damaged: detail
+ * says what was found), PX_EIO (cannot be read), PX_ENOMEM. */
+int statestore_check(struct statestore *ss, uint64_t full_check_max_bytes, bool *full, char *detail,
+                     size_t cap);
 
 /* Group the following puts/deletes into one durable transaction. Nested begin is
  * PX_ESTATE. On any error between them, call statestore_rollback. */

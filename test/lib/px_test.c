@@ -351,3 +351,27 @@ int pxt_write_file(const char *path, const void *data, size_t len)
     int rc = fclose(f);
     return (w == len && rc == 0) ? 0 : PX_EIO;
 }
+
+int pxt_damage_file(const char *path, uint64_t offset, size_t len, unsigned seed)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return px_err_from_errno(errno);
+    uint8_t *junk = malloc(len ? len : 1);
+    if (!junk) {
+        close(fd);
+        return PX_ENOMEM;
+    }
+    uint32_t x = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13; /* xorshift32 */
+        x ^= x >> 17;
+        x ^= x << 5;
+        junk[i] = (uint8_t)x;
+    }
+    ssize_t w = pwrite(fd, junk, len, (off_t)offset);
+    free(junk);
+    int rc = fsync(fd);
+    close(fd);
+    return w == (ssize_t)len && rc == 0 ? 0 : PX_EIO;
+}

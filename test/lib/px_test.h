@@ -58,5 +58,8 @@ uint16_t pxt_free_port_range(int count, int stride);
 char *pxt_read_file(const char *path, size_t *len);
 /* Write a whole file (mode 0644). 0 or PX_E code. */
 int pxt_write_file(const char *path, const void *data, size_t len);
+/* Disk damage: overwrite len bytes of an existing file at offset with bytes drawn from
+ * seed (the same seed, the same bytes). 0 or PX_E code. */
+int pxt_damage_file(const char *path, uint64_t offset, size_t len, unsigned seed);
 
 #endif

@@ -148,6 +148,42 @@ static void limits(void **state)
     statestore_close(ro);
 }
 
+/* Issue 21: a state store with 64 KiB overwritten mid-file; the start-up check finds it. */
+static void check_finds_damage(void **state)
+{
+    struct fx *f = *state;
+    char detail[256];
+    bool full = false;
+    assert_int_equal(statestore_check(f->ss, UINT64_MAX, &full, detail, sizeof(detail)), 0);
+    assert_true(full);
+    uint8_t v[1500];
+    for (uint64_t h = 1; h <= 400; h++) {
+        memset(v, (int)h, sizeof(v));
+        assert_int_equal(statestore_begin(f->ss), 0);
+        assert_int_equal(statestore_put(f->ss, STATESTORE_RESULTS, h, v, sizeof(v)), 0);
+        assert_int_equal(statestore_put(f->ss, STATESTORE_STATE, h, v, 700), 0);
+        assert_int_equal(statestore_put(f->ss, STATESTORE_VALIDATORS, h + 2, v, 300), 0);
+        assert_int_equal(statestore_commit(f->ss), 0);
+    }
+    assert_int_equal(statestore_check(f->ss, UINT64_MAX, &full, detail, sizeof(detail)), 0);
+    assert_true(full);
+    assert_int_equal(statestore_check(f->ss, 4096, &full, detail, sizeof(detail)), 0);
+    assert_false(full);
+    assert_string_equal(statestore_path(f->ss), f->path);
+    statestore_close(f->ss);
+    size_t len = 0;
+    char *all = pxt_read_file(f->path, &len);
+    assert_non_null(all);
+    free(all);
+    assert_true(len > 4 * 65536);
+    assert_int_equal(pxt_damage_file(f->path, len / 2, 65536, 5), 0);
+    assert_int_equal(statestore_open(f->path, &f->ss), 0);
+    int err = statestore_check(f->ss, UINT64_MAX, &full, detail, sizeof(detail));
+    if (err != PX_ECORRUPT)
+        fail_msg("check of a damaged store: %d (%s)", err, detail);
+    print_message("damage found: %s\n", detail);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +192,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(groups_are_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(prune_keeps_latest_per_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(check_finds_damage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
