@@ -675,12 +675,37 @@ static const char *type_name(int t)
     }
 }
 
+/* Setting names seen by lex_check, to name a setting written twice (libconfig only says
+ * "duplicate setting name"). names[scope_start[d]..n) are those of the group open at depth
+ * d; deeper groups than LEX_DEPTH_MAX and names past LEX_NAMES_MAX are not tracked (then
+ * libconfig's own message stands). */
+#define LEX_DEPTH_MAX 8
+#define LEX_NAMES_MAX 512
+
+struct lex_name {
+    const char *p;
+    size_t len;
+    unsigned line;
+};
+
+struct lex_names {
+    struct lex_name names[LEX_NAMES_MAX];
+    size_t n;
+    size_t scope_start[LEX_DEPTH_MAX + 1];
+    struct lex_name scope[LEX_DEPTH_MAX + 1]; /* the group's own name (len 0 at the top) */
+    size_t depth;
+    unsigned untracked;   /* groups open deeper than LEX_DEPTH_MAX */
+    struct lex_name next; /* a group name whose '{' comes next */
+};
+
 struct loader {
     const char *path;
     struct config *c;
     unsigned lines[N_OPTS];
+    size_t n_set; /* options the file sets */
     char *err;
     size_t cap;
+    struct lex_names lex;
 };
 
 static int load_fail(struct loader *L, unsigned line, const char *name, const char *fmt, ...)
@@ -718,6 +743,7 @@ static int apply(struct loader *L, size_t i, const config_setting_t *s)
     void *p = field(L->c, o);
     int t = config_setting_type(s);
     L->lines[i] = line;
+    L->n_set++;
     switch (o->type) {
     case T_BOOL:
         if (t != CONFIG_TYPE_BOOL)
@@ -827,10 +853,70 @@ static int walk(struct loader *L, const config_setting_t *root)
     return 0;
 }
 
+/* The identifier at name (len bytes, on `line`) ends at p: if '=' or ':' follows, it names
+ * a setting of the group open now; a second one of the same name is refused here, with
+ * both lines (libconfig would say "duplicate setting name" and not which). */
+static int lex_name(struct loader *L, const char *name, size_t len, const char *p, unsigned line)
+{
+    struct lex_names *x = &L->lex;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    if (*p != '=' && *p != ':')
+        return 0; /* a value (true, false) */
+    for (p++; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+        ;
+    bool group = *p == '{';
+    x->next.len = 0;
+    if (group)
+        x->next = (struct lex_name){name, len, line};
+    if (x->untracked)
+        return 0;
+    for (size_t i = x->scope_start[x->depth]; i < x->n; i++) {
+        const struct lex_name *seen = &x->names[i];
+        if (seen->len != len || memcmp(seen->p, name, len) != 0)
+            continue;
+        const struct lex_name *in = &x->scope[x->depth];
+        if (group)
+            return set_err(L->err, L->cap,
+                           "%s:%u: the group %.*s = { ... } appears twice (first at line %u): "
+                           "put all its options in one group",
+                           L->path, line, (int)len, name, seen->line);
+        return set_err(
+            L->err, L->cap, "%s:%u: %.*s%s%.*s is set twice (first at line %u): keep one of them",
+            L->path, line, (int)in->len, in->p, in->len ? "." : "", (int)len, name, seen->line);
+    }
+    if (x->n < LEX_NAMES_MAX)
+        x->names[x->n++] = (struct lex_name){name, len, line};
+    return 0;
+}
+
+static void lex_open(struct lex_names *x)
+{
+    if (x->untracked || x->depth == LEX_DEPTH_MAX) {
+        x->untracked++;
+    } else {
+        x->depth++;
+        x->scope_start[x->depth] = x->n;
+        x->scope[x->depth] = x->next;
+    }
+    x->next.len = 0;
+}
+
+static void lex_close(struct lex_names *x)
+{
+    if (x->untracked) {
+        x->untracked--;
+    } else if (x->depth > 0) { /* (an unbalanced '}' is libconfig's syntax error) */
+        x->n = x->scope_start[x->depth];
+        x->depth--;
+    }
+}
+
 /* Things libconfig 1.5 does that an operator would not expect, refused before it parses:
  * @include reads any file it names, with no bound; a decimal or hex integer above the
- * 32-bit range without the L suffix silently becomes a wrong number; and a string left
- * open to the end of the file leaks its text inside the parser. */
+ * 32-bit range without the L suffix silently becomes a wrong number; a string left open
+ * to the end of the file leaks its text inside the parser; and a setting written twice is
+ * "duplicate setting name" without the name. */
 static int lex_check(struct loader *L, const char *text)
 {
     unsigned line = 1;
@@ -868,8 +954,18 @@ static int lex_check(struct loader *L, const char *text)
                            "%s:%u: @include is not supported: put every option in this file",
                            L->path, line);
         } else if (isalpha((unsigned char)*p) || *p == '_') {
+            const char *name = p;
             while (isalnum((unsigned char)*p) || *p == '_' || *p == '-')
                 p++;
+            int rc = lex_name(L, name, (size_t)(p - name), p, line);
+            if (rc != 0)
+                return rc;
+        } else if (*p == '{') {
+            lex_open(&L->lex);
+            p++;
+        } else if (*p == '}') {
+            lex_close(&L->lex);
+            p++;
         } else if (isdigit((unsigned char)*p)) {
             bool neg = p > text && p[-1] == '-';
             const char *start = p;
@@ -907,6 +1003,13 @@ static int lex_check(struct loader *L, const char *text)
 
 int config_load(const char *path, struct config *c, char *err, size_t err_cap)
 {
+    return config_load_count(path, c, NULL, err, err_cap);
+}
+
+int config_load_count(const char *path, struct config *c, size_t *n_set, char *err, size_t err_cap)
+{
+    if (n_set)
+        *n_set = 0;
     config_defaults(c);
     char *text;
     size_t len;
@@ -954,6 +1057,8 @@ int config_load(const char *path, struct config *c, char *err, size_t err_cap)
             rc = load_fail(L, L->lines[f.opt], config_option_name(f.opt), "%s", f.msg);
     }
     config_destroy(&cf);
+    if (rc == 0 && n_set)
+        *n_set = L->n_set;
     free(L);
     free(text);
     if (rc != 0)

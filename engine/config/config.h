@@ -3,10 +3,11 @@
  * struct. Every option has a default in code; the annotated conf/node.conf is exactly what
  * config_format writes for the defaults, and a unit test keeps the two equal.
  *
- * Loading is strict: an unknown option, a wrong type, a value out of range or a malformed
- * address stops with a sentence naming the file, the line and what was expected. The
- * loader never changes global state (not even log levels): it only fills the struct.
- * Everything a file can make grow is bounded (string lengths, list lengths).
+ * Loading is strict: an unknown option, an option set twice, a wrong type, a value out of
+ * range or a malformed address stops with a sentence naming the file, the line and what
+ * was expected. The loader never changes global state (not even log levels): it only
+ * fills the struct. Everything a file can make grow is bounded (string lengths, list
+ * lengths).
  */
 #ifndef PX_CONFIG_H
 #define PX_CONFIG_H
@@ -144,6 +145,9 @@ void config_defaults(struct config *c);
  * Errors: PX_ENOTFOUND (no file), PX_ETOOBIG, PX_EIO, PX_ECONFIG (syntax, unknown option,
  * wrong type, bad value), PX_ENOMEM. */
 int config_load(const char *path, struct config *c, char *err, size_t err_cap);
+/* config_load, also telling how many options the file sets in *n_set (0 for an empty file
+ * or one of comments only: every option at its default; the node warns about that). */
+int config_load_count(const char *path, struct config *c, size_t *n_set, char *err, size_t err_cap);
 
 /* Check the values of c (what config_load does after reading). PX_ECONFIG with a sentence
  * naming the option (file and line are unknown here). */

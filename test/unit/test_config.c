@@ -215,6 +215,15 @@ static const struct bad_case bad_cases[] = {
      3, "integer 0x100000000 is outside the 32-bit range"},
     {"p2p = { send_rate_bytes_per_s = 100000000000000L; };\n", 1,
      "expected an integer from 1024 to 17179869184, got 100000000000000"},
+    /* a setting written twice: libconfig says only "duplicate setting name" (issue 21) */
+    {"p2p = {\n  listen_addr = \"tcp://0.0.0.0:1\";\n  pex = true;\n  listen_addr = "
+     "\"tcp://0.0.0.0:2\";\n};\n",
+     4, "p2p.listen_addr is set twice (first at line 2): keep one of them"},
+    {"moniker = \"a\";\n# moniker = \"c\";\nmoniker : \"b\";\n", 3,
+     "moniker is set twice (first at line 1)"},
+    {"p2p = { pex = true; };\nrpc = { unsafe = false; };\np2p = { pex = false; };\n", 3,
+     "the group p2p = { ... } appears twice (first at line 1): put all its options in one group"},
+    {"rpc = { cors_allowed_origins = [\"*\"]; };\nrpc = {\n};\n", 2, "group rpc"},
 };
 
 static void each_error_names_file_line_and_expectation(void **state)
@@ -269,6 +278,47 @@ static void bounds_on_lists_and_strings(void **state)
     assert_non_null(strstr(err, "nope.conf"));
     free(d);
     free(text);
+    free(c);
+}
+
+/* How many options a file sets: the node warns when it is none (an empty or comment-only
+ * node.conf starts on every default, p2p on all interfaces; issue 21). */
+static void options_set_are_counted(void **state)
+{
+    (void)state;
+    struct config *c = malloc(sizeof(*c));
+    assert_non_null(c);
+    char err[CONFIG_ERR_MAX] = "";
+    static const struct {
+        const char *text;
+        size_t n;
+    } cases[] = {
+        {"", 0},
+        {"# nothing but comments\n// and more\n/* of every kind */\n", 0},
+        {"p2p = {\n};\nrpc = { };\n", 0},
+        {"moniker = \"m\";\n", 1},
+        {"p2p = { pex = false; listen_addr = \"tcp://0.0.0.0:26656\"; };\nmoniker = \"x\";\n", 3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(pxt_write_file(path, cases[i].text, strlen(cases[i].text)), 0);
+        size_t n = 99;
+        int rc = config_load_count(path, c, &n, err, sizeof(err));
+        if (rc != 0 || n != cases[i].n)
+            fail_msg("case %zu: rc=%d n=%zu (want %zu) err='%s'", i, rc, n, cases[i].n, err);
+    }
+    /* the same option name in two groups is no duplicate */
+    const char *two = "p2p = { listen_addr = \"tcp://0.0.0.0:1\"; };\n"
+                      "rpc = { listen_addr = \"tcp://127.0.0.1:2\"; };\n";
+    assert_int_equal(pxt_write_file(path, two, strlen(two)), 0);
+    size_t n = 0;
+    assert_int_equal(config_load_count(path, c, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(c->rpc.listen_addr, "tcp://127.0.0.1:2");
+    /* a failed load counts nothing */
+    assert_int_equal(pxt_write_file(path, "foo = 1;\n", 9), 0);
+    n = 99;
+    assert_int_equal(config_load_count(path, c, &n, err, sizeof(err)), PX_ECONFIG);
+    assert_int_equal(n, 0);
     free(c);
 }
 
@@ -343,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(each_error_names_file_line_and_expectation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bounds_on_lists_and_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(options_set_are_counted, setup, teardown),
         cmocka_unit_test(resolve_paths),
         cmocka_unit_test_setup_teardown(random_damage_never_crashes, setup, teardown),
     };
