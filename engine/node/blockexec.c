@@ -90,8 +90,42 @@ static int call_app(struct blockexec *bx, enum abci_conn conn, const abci_req *r
                abci_method_name(req->value_case), px_strerror(err),
                px_log_quote(q, sizeof(q), abci_client_last_error(bx->app, conn)));
         *out = NULL;
+        /* the connection to the app failed: PX_EIO from blockexec names a store */
+        if (err == PX_EIO)
+            err = PX_ECLOSED;
     }
     return err;
+}
+
+bool blockexec_err_is_fatal(int err)
+{
+    return err == PX_ECORRUPT || err == PX_EIO || err == PX_EPERM;
+}
+
+/* A store call on the commit path failed with err: when no retry can mend it, say which
+ * file and what to do (the caller stops the node); returns err. */
+static int store_failed(const char *store, const char *path, const char *what, uint64_t height,
+                        int err)
+{
+    if (!blockexec_err_is_fatal(err))
+        return err;
+    char msg[768];
+    snprintf(msg, sizeof(msg),
+             "the %s cannot be used (%s): if its disk is full or read-only, fix that and "
+             "restart the node; if it is damaged, " BLOCKEXEC_STORE_FIX,
+             store, px_strerror(err));
+    px_log(PX_LOG_ERROR, MOD, msg, "file=%s step=\"%s\" height=%" PRIu64, path, what, height);
+    return err;
+}
+
+static int bs_failed(struct blockexec *bx, const char *what, uint64_t height, int err)
+{
+    return store_failed("block store", blockstore_path(bx->bs), what, height, err);
+}
+
+static int ss_failed(struct blockexec *bx, const char *what, uint64_t height, int err)
+{
+    return store_failed("state store", statestore_path(bx->ss), what, height, err);
 }
 
 /* ---- plain C -> ABCI ---------------------------------------------------------------- */
@@ -1088,19 +1122,21 @@ static int finish(struct blockexec *bx, struct chain_state *s, const struct bloc
         return PX_ENOMEM;
     if (app_committed) {
         err = statestore_get(bx->ss, STATESTORE_RESULTS, height, &rbytes, &rlen);
-        if (err) {
+        if (err == PX_ENOTFOUND) {
             px_log(PX_LOG_ERROR, MOD,
                    "the app committed a height whose results are not stored: restore the "
                    "state store or reset the app",
                    "height=%" PRIu64 " err=%s", height, px_strerror(err));
-            err = err == PX_ENOTFOUND ? PX_ESTATE : err;
+            err = PX_ESTATE;
+            goto out;
+        }
+        if (err) {
+            err = ss_failed(bx, "read the results", height, err);
             goto out;
         }
         saved = phalanx__abci__response_finalize_block__unpack(NULL, rlen, rbytes);
         if (!saved || saved->n_tx_results != b->tx_count) {
-            px_log(PX_LOG_ERROR, MOD, "stored FinalizeBlock results do not decode",
-                   "height=%" PRIu64, height);
-            err = PX_ECORRUPT;
+            err = ss_failed(bx, "decode the stored results", height, PX_ECORRUPT);
             goto out;
         }
         fb = saved;
@@ -1126,8 +1162,10 @@ static int finish(struct blockexec *bx, struct chain_state *s, const struct bloc
             goto out;
         }
         phalanx__abci__response_finalize_block__pack(fb, rbytes);
-        if ((err = statestore_put(bx->ss, STATESTORE_RESULTS, height, rbytes, rlen)) != 0)
-            goto out; /* step 3 */
+        if ((err = statestore_put(bx->ss, STATESTORE_RESULTS, height, rbytes, rlen)) != 0) {
+            err = ss_failed(bx, "save the results", height, err); /* step 3 */
+            goto out;
+        }
         /* no new CheckTx from here until the pool is rechecked against the new state */
         if (bx->mp) {
             mempool_pause_checks(bx->mp);
@@ -1136,8 +1174,10 @@ static int finish(struct blockexec *bx, struct chain_state *s, const struct bloc
         if ((err = app_commit(bx, height)) != 0) /* step 4 */
             goto out;
     }
-    if ((err = save_state(bx->ss, ns, params_changed)) != 0) /* step 5 */
+    if ((err = save_state(bx->ss, ns, params_changed)) != 0) { /* step 5 */
+        err = ss_failed(bx, "save the state", height, err);
         goto out;
+    }
     if (bx->mp) { /* step 6 */
         uint8_t(*th)[32] = NULL;
         if ((err = tx_hashes_of(b, &th)) != 0)
@@ -1188,7 +1228,7 @@ int blockexec_apply(struct blockexec *bx, struct chain_state *s, const struct bl
         return PX_ECONFLICT;
     }
     if (err && err != PX_ENOTFOUND)
-        return err;
+        return bs_failed(bx, "read the stored block", height, err);
     if (height != s->last_height + 1) {
         px_log(PX_LOG_ERROR, MOD, "block is not for the next height",
                "height=%" PRIu64 " state_height=%" PRIu64, height, s->last_height);
@@ -1227,7 +1267,7 @@ int blockexec_apply(struct blockexec *bx, struct chain_state *s, const struct bl
     if (err) {
         px_log(PX_LOG_ERROR, MOD, "saving the block failed", "height=%" PRIu64 " err=%s", height,
                px_strerror(err));
-        return err;
+        return bs_failed(bx, "save the block", height, err);
     }
 
     /* Resuming after a failure of ours at steps 3..5: results saved means FinalizeBlock
@@ -1251,7 +1291,7 @@ int blockexec_apply(struct blockexec *bx, struct chain_state *s, const struct bl
             return PX_ESTATE;
         }
     } else if (err != PX_ENOTFOUND) {
-        return err;
+        return ss_failed(bx, "read the results", height, err);
     }
     return finish(bx, s, b, id, app_committed, res);
 }
@@ -1319,9 +1359,9 @@ static int load_state_at(struct blockexec *bx, uint64_t height, struct chain_sta
 static int init_chain(struct blockexec *bx, const struct genesis *g, struct chain_state *s,
                       bool update_state, char *why, size_t cap)
 {
-    size_t nv = g->n_validators;
-    Phalanx__Abci__ValidatorUpdate *vu = calloc(nv, sizeof(*vu));
-    Phalanx__Abci__ValidatorUpdate **vp = calloc(nv, sizeof(*vp));
+    size_t nv = g->n_validators; /* 0: the app must give them */
+    Phalanx__Abci__ValidatorUpdate *vu = calloc(nv ? nv : 1, sizeof(*vu));
+    Phalanx__Abci__ValidatorUpdate **vp = calloc(nv ? nv : 1, sizeof(*vp));
     if (!vu || !vp) {
         free(vu);
         free(vp);
@@ -1595,18 +1635,42 @@ int blockexec_handshake(struct blockexec *bx, const struct genesis *g, struct ch
             goto out;
         }
     } else {
-        say(why, why_cap, "cannot read the state store (%s)", px_strerror(err));
+        say(why, why_cap, "cannot read the state store %s (%s): " BLOCKEXEC_STORE_FIX,
+            statestore_path(bx->ss), px_strerror(err));
         goto out;
     }
+    /* The block store holds every block up to the state's height, and at most one more
+     * (a crash between steps 1 and 5): behind it, the node could neither serve its history
+     * to peers nor check it, and its next proposal would fail; both empty is a new node. */
     uint64_t S = cur->last_height;
     uint64_t base = 0, top = 0;
-    blockstore_range(bx->bs, &base, &top);
-    uint64_t B = top == 0 ? S : top;
-    if (B != S && B != S + 1) {
+    if ((err = blockstore_bounds(bx->bs, &base, &top)) != 0) {
+        say(why, why_cap, "cannot read the block store %s (%s): " BLOCKEXEC_STORE_FIX,
+            blockstore_path(bx->bs), px_strerror(err));
+        goto out;
+    }
+    if (top == 0 && S >= cur->initial_height) {
         say(why, why_cap,
-            "the block store ends at height %" PRIu64 " but the state store at %" PRIu64
-            "; restore both from the same backup",
-            top, S);
+            "the block store %s is empty but the state store %s is at height %" PRIu64
+            ": blockstore.db was deleted or replaced; " BLOCKEXEC_STORE_FIX,
+            blockstore_path(bx->bs), statestore_path(bx->ss), S);
+        err = PX_ESTATE;
+        goto out;
+    }
+    uint64_t B = top == 0 ? S : top;
+    if (B < S) {
+        say(why, why_cap,
+            "the block store %s ends at height %" PRIu64 " but the state store %s at %" PRIu64
+            ": blockstore.db is older than state.db; " BLOCKEXEC_STORE_FIX,
+            blockstore_path(bx->bs), top, statestore_path(bx->ss), S);
+        err = PX_ESTATE;
+        goto out;
+    }
+    if (B > S + 1) {
+        say(why, why_cap,
+            "the state store %s ends at height %" PRIu64 " but the block store %s at %" PRIu64
+            ": state.db is older than blockstore.db; " BLOCKEXEC_STORE_FIX,
+            statestore_path(bx->ss), S, blockstore_path(bx->bs), top);
         err = PX_ESTATE;
         goto out;
     }
@@ -1632,6 +1696,15 @@ int blockexec_handshake(struct blockexec *bx, const struct genesis *g, struct ch
     if (A == 0) {
         if ((err = init_chain(bx, g, cur, !stored, why, why_cap)) != 0)
             goto out;
+        if (!stored && cur->validators.count == 0) {
+            say(why, why_cap,
+                "there are no validators: genesis.json lists none (\"validators\": []) and "
+                "the app's InitChain answered none; list the chain's validators in "
+                "genesis.json, as phalanx init and phalanx testnet write them, or make the "
+                "app return them from InitChain");
+            err = PX_ECONFIG;
+            goto out;
+        }
         if (!stored && (err = save_genesis_state(bx, cur)) != 0) {
             say(why, why_cap, "saving the genesis state failed (%s)", px_strerror(err));
             goto out;

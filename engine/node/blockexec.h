@@ -28,6 +28,7 @@
 #include "mempool.h"
 #include "statestore.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,22 @@ struct blockexec_result {
 
 void blockexec_result_fini(struct blockexec_result *r);
 
+/* What an operator does about a node whose block store or state store is damaged, lost or
+ * out of step with the other (the end of the messages that report it; README "Recovering
+ * a node" says the same). */
+#define BLOCKEXEC_STORE_FIX                                                                        \
+    "restore blockstore.db and state.db from one backup (taken together, with the node "           \
+    "stopped), or resync the node: stop it, move blockstore.db, state.db, txindex.db and "         \
+    "cs.wal out of its data directory (keep priv_validator_state.json), reset its app's data, "    \
+    "and start it to catch up from its peers"
+
+/* Ranked errors: true for an error of blockexec_apply that no retry can mend — a store
+ * that is damaged (PX_ECORRUPT), cannot be read or written (PX_EIO: I/O error, disk full)
+ * or is read-only (PX_EPERM); blockexec_apply has logged which file and what to do. The
+ * caller stops the node. Everything else (the app away or slow, a busy database) is worth
+ * another try. blockexec never returns these codes for a fault of the app. */
+bool blockexec_err_is_fatal(int err);
+
 /* Build our proposal for height s->last_height + 1: reap the mempool (up to the block
  * byte and gas limits), ask the app (PrepareProposal), and make the block with every
  * header field from the state. last_commit: the commit of s->last_height (NULL at the
@@ -85,8 +102,9 @@ int blockexec_validate(struct blockexec *bx, const struct chain_state *s, const 
 /* Execute the decided block b (encoded: enc) with id `id`, decided by seen_commit, in the
  * commit order above; *s becomes the state after it (only on success). res may be NULL.
  * Errors: PX_ECONFLICT (a different block is stored at this height: refuse, never
- * overwrite), app errors, PX_EIO (stores). On error nothing after the failed step was
- * done; calling again with the same block resumes safely. */
+ * overwrite), app errors (PX_EAPP, PX_ECLOSED, PX_ETIMEDOUT, PX_EPROTO), store errors
+ * (PX_EAGAIN when busy; fatal ones, see blockexec_err_is_fatal). On error nothing after
+ * the failed step was done; calling again with the same block resumes safely. */
 int blockexec_apply(struct blockexec *bx, struct chain_state *s, const struct block *b,
                     const uint8_t *enc, size_t enc_len, const struct block_id *id,
                     const struct commit *seen_commit, struct blockexec_result *res);
@@ -97,8 +115,12 @@ int blockexec_apply(struct blockexec *bx, struct chain_state *s, const struct bl
  * finishing a height whose block was saved but whose state was not. On success *s is the
  * current state and the app, block store and state store agree on its height and app
  * hash. Errors: PX_ESTATE (the app is ahead of the stores, or its app hash differs from
- * the chain's after replay: why says which height and what to do), app errors, store
- * errors. Progress of long replays is logged (done/total, rate). */
+ * the chain's after replay, or the block store is behind the state store — emptied or
+ * replaced — or more than one height ahead of it: why says which files, heights and what
+ * to do), PX_ECONFIG (no validators: none in the genesis and none from InitChain), app
+ * errors, store errors. A fresh node (both stores empty) and a crash between saving a
+ * block and saving the state after it (block store one ahead) are the states it starts
+ * from. Progress of long replays is logged (done/total, rate). */
 int blockexec_handshake(struct blockexec *bx, const struct genesis *g, struct chain_state *s,
                         char *why, size_t why_cap);
 

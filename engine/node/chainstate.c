@@ -18,10 +18,12 @@
 #define MAGIC "PXCS"
 #define VERSION 1u
 
+static int genesis_rest(struct chain_state *s, const struct genesis *g);
+
 int chainstate_from_genesis(struct chain_state *s, const struct genesis *g)
 {
     memset(s, 0, sizeof(*s));
-    if (strlen(g->chain_id) > HEADER_CHAIN_ID_MAX || g->n_validators == 0 || g->initial_height < 1)
+    if (strlen(g->chain_id) > HEADER_CHAIN_ID_MAX || g->initial_height < 1)
         return PX_EINVAL;
     if (g->n_validators > VALIDATOR_SET_MAX)
         return PX_EBOUND;
@@ -31,6 +33,13 @@ int chainstate_from_genesis(struct chain_state *s, const struct genesis *g)
     s->last_height = s->initial_height - 1;
     block_id_set_nil(&s->last_block_id);
     s->last_block_time_ns = g->genesis_time_ns;
+    s->last_validators.count = 0;
+    s->last_validators.proposer_index = -1;
+    if (g->n_validators == 0) { /* the app's InitChain is to give them */
+        s->validators = s->last_validators;
+        s->next_validators = s->last_validators;
+        return genesis_rest(s, g);
+    }
     struct validator *vals = calloc(g->n_validators, sizeof(*vals));
     if (!vals)
         return PX_ENOMEM;
@@ -47,8 +56,12 @@ int chainstate_from_genesis(struct chain_state *s, const struct genesis *g)
     err = validator_set_increment_proposer_priority(&s->next_validators, 1);
     if (err)
         return err;
-    s->last_validators.count = 0;
-    s->last_validators.proposer_index = -1;
+    return genesis_rest(s, g);
+}
+
+/* Params, app hash and results of "no block" from the genesis. */
+static int genesis_rest(struct chain_state *s, const struct genesis *g)
+{
     s->params.block_max_bytes = g->params.block_max_bytes;
     s->params.block_max_gas = g->params.block_max_gas;
     s->params.evidence_max_age_num_blocks = g->params.evidence_max_age_num_blocks;

@@ -45,8 +45,10 @@ struct chain_state {
     uint8_t last_results_hash[HEADER_HASH_SIZE];
 };
 
-/* The state before the first block, from a validated genesis. Errors: PX_EINVAL (no
- * validators, chain id too long), PX_EBOUND (too many validators). */
+/* The state before the first block, from a validated genesis. A genesis without
+ * validators gives empty sets: the app's InitChain must then name them (the handshake
+ * refuses to start otherwise). Errors: PX_EINVAL (chain id too long, initial height 0),
+ * PX_EBOUND (too many validators). */
 int chainstate_from_genesis(struct chain_state *s, const struct genesis *g);
 
 /* Hash of the consensus params, for the header's consensus_hash. */

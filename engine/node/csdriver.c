@@ -116,6 +116,10 @@ struct csd {
     struct evidence evidence[MAX_EVIDENCE];
     size_t n_evidence;
 
+    /* a decided block could not be committed for good (blockexec_err_is_fatal): csd_tick
+     * and csd_start return it, and the node stops */
+    int fatal;
+
     struct vote *scratch_votes; /* VALIDATOR_SET_MAX, for decoding commits */
     struct csd_stats stats;
 };
@@ -617,7 +621,7 @@ static void end_height_in_wal(struct csd *d, uint64_t h)
 /* Apply the decided block if its content is here. */
 static void try_apply(struct csd *d)
 {
-    if (!d->decide)
+    if (!d->decide || d->fatal)
         return;
     struct cblock *b = block_find(d, &d->decide_id);
     if (!b || !b->complete)
@@ -637,6 +641,16 @@ static void try_apply(struct csd *d)
     }
     int err = blockexec_apply(d->bx, d->st, &b->block, b->enc, b->enc_len, &d->decide_id,
                               &d->decide_commit, &res);
+    if (err && blockexec_err_is_fatal(err)) {
+        /* a damaged or unwritable store: retrying would log this forever */
+        PX_ERROR(MOD,
+                 "cannot commit the decided block: a store is damaged or cannot be written "
+                 "(the line above names the file and what to do); stopping",
+                 "height=%llu err=\"%s\"", (unsigned long long)h, px_strerror(err));
+        d->fatal = err;
+        blockexec_result_fini(&res);
+        return;
+    }
     if (err) {
         PX_ERROR(MOD, "cannot commit the decided block (will retry)", "height=%llu err=\"%s\"",
                  (unsigned long long)h, px_strerror(err));
@@ -1030,7 +1044,7 @@ int csd_start(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
         try_apply(d);
     if (!err)
         err = run(d);
-    return err;
+    return err ? err : d->fatal;
 }
 
 /* ---- peers' messages ----------------------------------------------------------------- */
@@ -1228,9 +1242,11 @@ out:
 
 int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
 {
+    if (d->fatal)
+        return d->fatal;
     set_time(d, mono_ns, wall_ns);
     struct timerq_item it;
-    while (timerq_pop_due(&d->timers, mono_ns, &it)) {
+    while (!d->fatal && timerq_pop_due(&d->timers, mono_ns, &it)) {
         if (it.kind == TIMER_RETRY) {
             try_apply(d);
             if (d->retry_validate) {
@@ -1252,7 +1268,7 @@ int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
         if (err)
             return err;
     }
-    return 0;
+    return d->fatal;
 }
 
 uint64_t csd_next_deadline(const struct csd *d)

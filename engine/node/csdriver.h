@@ -69,7 +69,9 @@ int csd_on_part(struct csd *d, uint64_t height, int32_t round, const struct part
 int csd_on_decided(struct csd *d, const uint8_t *block, size_t block_len, const uint8_t *commit,
                    size_t commit_len, uint64_t mono_ns, uint64_t wall_ns);
 
-/* Fire due timers and retries. */
+/* Fire due timers and retries. Non-zero: consensus cannot go on (a WAL write failed, or
+ * a decided block cannot be committed because a store is damaged or unwritable, see
+ * blockexec_err_is_fatal; the reason is logged): the caller stops the node. */
 int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns);
 uint64_t csd_next_deadline(const struct csd *d);
 

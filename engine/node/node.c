@@ -39,6 +39,12 @@
 #define MOD "node"
 #define GOSSIP_TICK_NS (20ull * 1000000ull)
 #define PATH_CAP 1024
+/* A store of at most this size gets SQLite's quick_check at every start (a read of the
+ * whole file: well under a second per GiB from a warm cache, seconds from a slow disk); a
+ * bigger one only the read of its first and last heights, so that a node with years of
+ * blocks still starts at once (DESIGN §10). Damage elsewhere stops the node when it is
+ * met (blockexec_err_is_fatal). */
+#define STORE_FULL_CHECK_MAX_BYTES (1ull << 30)
 
 enum ev_kind { EV_PEER_MSG = 1, EV_PEER_UP, EV_PEER_DOWN };
 
@@ -331,13 +337,55 @@ static int path_in(const struct node *n, const char *rel, char *out)
     return config_resolve_path(n->home, rel, out, PATH_CAP);
 }
 
+/* A store that cannot be opened or fails its start-up check: the file, what was found and
+ * what to do; the node does not start. */
+static int store_damaged(const char *store, const char *path, int err, const char *detail)
+{
+    fprintf(stderr, "phalanxd: the %s %s is damaged or cannot be read (%s%s%s): %s\n", store, path,
+            px_strerror(err), detail && detail[0] ? ": " : "", detail ? detail : "",
+            BLOCKEXEC_STORE_FIX);
+    return 1;
+}
+
+/* Open a store with its start-up check (blockstore_check, statestore_check). */
+static int open_store(const char *store, const char *path, bool block, struct node *n)
+{
+    char detail[512] = "";
+    bool full = false;
+    int err = block ? blockstore_open(path, &n->bs) : statestore_open(path, &n->ss);
+    if (err == PX_ECORRUPT || err == PX_EIO)
+        return store_damaged(store, path, err, "it does not open as a database of ours");
+    if (err)
+        return fail(block ? "cannot open the block store" : "cannot open the state store", path);
+    err = block
+              ? blockstore_check(n->bs, STORE_FULL_CHECK_MAX_BYTES, &full, detail, sizeof(detail))
+              : statestore_check(n->ss, STORE_FULL_CHECK_MAX_BYTES, &full, detail, sizeof(detail));
+    if (err)
+        return store_damaged(store, path, err, detail);
+    if (!full)
+        PX_INFO(MOD,
+                "store too big for a full check at start: only the records read first were checked",
+                "file=%s max_bytes=%llu hint=\"check it all with the node stopped: sqlite3 FILE "
+                "'PRAGMA quick_check'\"",
+                path, STORE_FULL_CHECK_MAX_BYTES);
+    return 0;
+}
+
 static int load_all(struct node *n)
 {
     char path[PATH_CAP + 32],
         err[CONFIG_ERR_MAX > GENESIS_ERR_MAX ? CONFIG_ERR_MAX : GENESIS_ERR_MAX];
     path_in(n, "config/node.conf", path);
-    if (config_load(path, &n->cfg, err, sizeof(err)) != 0)
+    size_t n_set = 0;
+    if (config_load_count(path, &n->cfg, &n_set, err, sizeof(err)) != 0)
         return fail("cannot load the configuration", err);
+    if (n_set == 0)
+        PX_WARN(MOD,
+                "the configuration file sets no option: every option is at its default, and "
+                "p2p listens on all interfaces",
+                "file=%s p2p.listen_addr=%s hint=\"set the options in it (conf/node.conf lists "
+                "them all), or write it with phalanx init\"",
+                path, n->cfg.p2p.listen_addr);
     path_in(n, "config/genesis.json", path);
     if (genesis_load(path, &n->genesis, err, sizeof(err)) != 0)
         return fail("cannot load the genesis file", err);
@@ -354,11 +402,11 @@ static int load_all(struct node *n)
     char dbdir[PATH_CAP];
     path_in(n, n->cfg.storage.db_dir, dbdir);
     snprintf(path, sizeof(path), "%s/blockstore.db", dbdir);
-    if (blockstore_open(path, &n->bs) != 0)
-        return fail("cannot open the block store", path);
+    if (open_store("block store", path, true, n) != 0)
+        return 1;
     snprintf(path, sizeof(path), "%s/state.db", dbdir);
-    if (statestore_open(path, &n->ss) != 0)
-        return fail("cannot open the state store", path);
+    if (open_store("state store", path, false, n) != 0)
+        return 1;
     snprintf(path, sizeof(path), "%s/txindex.db", dbdir);
     if (txindex_open(path, false, &n->tx_index) != 0)
         return fail("cannot open the event index", path);
@@ -385,7 +433,7 @@ static int connect_app(struct node *n)
 
 static int handshake(struct node *n)
 {
-    char why[512] = "";
+    char why[2048] = "";
     int err = blockexec_handshake(&n->bx, &n->genesis, n->st, why, sizeof(why));
     if (err) {
         PX_ERROR(MOD, "handshake with the app failed", "err=\"%s\" why=\"%s\"", px_strerror(err),
@@ -558,7 +606,8 @@ static void check_app(struct node *n)
                 (unsigned long long)n->st->last_height);
 }
 
-static void run_loop(struct node *n)
+/* Until a signal (0) or a local fault that stops consensus (1). */
+static int run_loop(struct node *n)
 {
     const struct px_clock *clk = px_clock_system();
     uint64_t next_gossip = 0, next_metrics = 0;
@@ -578,7 +627,7 @@ static void run_loop(struct node *n)
         }
         if (csd_tick(n->csd, mono, wall) != 0) {
             PX_ERROR(MOD, "consensus stopped on a local fault (see above); shutting down", NULL);
-            break;
+            return 1;
         }
         observe_steps(n, mono);
         if (mono >= next_gossip) {
@@ -591,6 +640,7 @@ static void run_loop(struct node *n)
             next_metrics = mono + 1000000000ull;
         }
     }
+    return 0;
 }
 
 static void shutdown_node(struct node *n)
@@ -673,7 +723,7 @@ int node_run(const struct node_options *opts)
     if (rc == 0) {
         PX_INFO(MOD, "started", "chain=%s height=%llu validators=%u", n->st->chain_id,
                 (unsigned long long)n->st->last_height + 1, n->st->validators.count);
-        run_loop(n);
+        rc = run_loop(n);
         PX_INFO(MOD, "stopping", NULL);
     }
     shutdown_node(n);

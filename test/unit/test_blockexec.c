@@ -24,7 +24,9 @@
 #include "abci_server.h"
 #include "blockexec.h"
 #include "codec.h"
+#include "csdriver.h"
 #include "ed25519.h"
+#include "keyfile.h"
 #include "merkle.h"
 #include "part_set.h"
 #include "px_error.h"
@@ -55,8 +57,10 @@ struct kv {
     unsigned init_calls, finalize_calls, commit_calls, process_calls, prepare_calls;
     size_t misbehavior_seen; /* Misbehavior entries in FinalizeBlock requests */
     int64_t misbehavior_height, misbehavior_power;
-    bool salt;            /* non-deterministic: different hashes from now on */
-    size_t prepare_empty; /* PrepareProposal appends this many empty txs */
+    bool salt;                /* non-deterministic: different hashes from now on */
+    size_t prepare_empty;     /* PrepareProposal appends this many empty txs */
+    size_t expect_validators; /* InitChain must bring this many (the genesis') */
+    size_t init_returns;      /* InitChain answers the first this many keys as validators */
 };
 
 static int kv_info(struct abci_call *call, const Phalanx__Abci__RequestInfo *req,
@@ -78,10 +82,26 @@ static int kv_init_chain(struct abci_call *call, const Phalanx__Abci__RequestIni
     struct kv *a = user;
     (void)call;
     a->init_calls++;
-    if (req->n_validators != NGEN || strcmp(req->chain_id, CHAIN) != 0 ||
+    if (req->n_validators != a->expect_validators || strcmp(req->chain_id, CHAIN) != 0 ||
         req->initial_height != 1 || req->app_state_bytes.len != 2) {
         abci_call_set_error(call, "unexpected InitChain");
         return PX_EINVAL;
+    }
+    if (a->init_returns > 0) {
+        resp->validators = abci_call_alloc(call, a->init_returns * sizeof(*resp->validators));
+        if (!resp->validators)
+            return PX_ENOMEM;
+        for (size_t i = 0; i < a->init_returns; i++) {
+            Phalanx__Abci__ValidatorUpdate *u = abci_call_alloc(call, sizeof(*u));
+            if (!u)
+                return PX_ENOMEM;
+            phalanx__abci__validator_update__init(u);
+            u->pub_key.data = pubs[i].bytes;
+            u->pub_key.len = 32;
+            u->power = 10;
+            resp->validators[i] = u;
+        }
+        resp->n_validators = a->init_returns;
     }
     sha256(a->genesis_hash, CHAIN, strlen(CHAIN));
     memcpy(a->hash, a->genesis_hash, 32);
@@ -232,6 +252,7 @@ static void kv_rewind(struct kv *a, int64_t k)
 struct fx {
     char dir[256];
     char addr[300];
+    char bs_path[400];
     struct kv app;
     struct abci_server *srv;
     pthread_t thr;
@@ -277,6 +298,7 @@ static void open_stores(struct fx *f, const char *tag)
 {
     char p[400];
     snprintf(p, sizeof(p), "%s/%s-blocks.db", f->dir, tag);
+    snprintf(f->bs_path, sizeof(f->bs_path), "%s", p);
     assert_int_equal(blockstore_open(p, &f->bs), 0);
     snprintf(p, sizeof(p), "%s/%s-state.db", f->dir, tag);
     assert_int_equal(statestore_open(p, &f->ss), 0);
@@ -317,6 +339,7 @@ static int setup(void **state)
     assert_int_equal(abci_client_new(&cc, &f->cli), 0);
     assert_int_equal(abci_client_wait_connected(f->cli, 10000), 0);
     f->bx.app = f->cli;
+    f->app.expect_validators = NGEN;
     open_stores(f, "a");
     make_genesis(&f->g);
     f->s = calloc(1, sizeof(*f->s));
@@ -937,6 +960,250 @@ static void build_full_mempool(void **state)
     assert_true(st.txs < N - first);
 }
 
+/* Remove a database with its -wal and -shm files. */
+static void remove_db(struct fx *f, const char *name)
+{
+    char p[400];
+    const char *ext[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s%s", f->dir, name, ext[i]);
+        unlink(p);
+    }
+}
+
+static void expect_refused(struct fx *f, int want, const char *const needles[])
+{
+    char why[2048] = "";
+    int err = blockexec_handshake(&f->bx, &f->g, f->s, why, sizeof(why));
+    if (err != want)
+        fail_msg("handshake: %s, wanted %s (%s)", px_strerror(err), px_strerror(want), why);
+    for (size_t i = 0; needles[i]; i++)
+        if (!strstr(why, needles[i]))
+            fail_msg("why '%s' does not say '%s'", why, needles[i]);
+}
+
+/* Issue 21: a node whose blockstore.db was deleted started without its history (it could
+ * serve no block to peers and its first proposal failed); the handshake now refuses a
+ * block store behind the state store, and says what to do. */
+static void handshake_refuses_lost_block_store(void **state)
+{
+    struct fx *f = *state;
+    fresh_handshake(f);
+    for (int h = 1; h <= 4; h++)
+        commit_height(f, NULL);
+    close_stores(f);
+    remove_db(f, "a-blocks.db");
+    open_stores(f, "a");
+    unsigned fin = f->app.finalize_calls, info_before = f->app.init_calls;
+    char bs[400];
+    snprintf(bs, sizeof(bs), "%s/a-blocks.db", f->dir);
+    const char *const want[] = {"block store",
+                                bs,
+                                "is empty but the state store",
+                                "at height 4",
+                                "restore blockstore.db and state.db from one backup",
+                                "resync the node",
+                                NULL};
+    expect_refused(f, PX_ESTATE, want);
+    assert_int_equal(f->app.finalize_calls, fin);
+    assert_int_equal(f->app.init_calls, info_before);
+}
+
+static void handshake_refuses_stores_out_of_step(void **state)
+{
+    struct fx *f = *state;
+    fresh_handshake(f);
+    for (int h = 1; h <= 5; h++)
+        commit_height(f, NULL);
+    /* one apart (a crash between the block and the state) still starts */
+    remove_state_record(f, 5);
+    fresh_handshake(f);
+    assert_int_equal(f->s->last_height, 5);
+    /* the state store older than the block store by more than that */
+    remove_state_record(f, 5);
+    remove_state_record(f, 4);
+    const char *const older_state[] = {"state store", "ends at height 3 but the block store",
+                                       "at 5", "resync the node", NULL};
+    expect_refused(f, PX_ESTATE, older_state);
+    /* the block store behind the state store */
+    assert_int_equal(blockstore_delete_top(f->bs), 0);
+    assert_int_equal(blockstore_delete_top(f->bs), 0);
+    assert_int_equal(blockstore_delete_top(f->bs), 0);
+    const char *const older_blocks[] = {"block store", "ends at height 2 but the state store",
+                                        "at 3", "blockstore.db is older", NULL};
+    expect_refused(f, PX_ESTATE, older_blocks);
+}
+
+/* Issue 21: "validators": [] with an app that names none in InitChain said only "the
+ * genesis cannot start a chain (invalid argument)"; and an app that does name them could
+ * not start such a chain at all. */
+static void genesis_without_validators(void **state)
+{
+    struct fx *f = *state;
+    f->g.n_validators = 0;
+    f->app.expect_validators = 0;
+    const char *const want[] = {"no validators", "genesis.json", "InitChain", NULL};
+    expect_refused(f, PX_ECONFIG, want);
+    uint8_t *v = NULL;
+    size_t l = 0;
+    assert_int_equal(statestore_get(f->ss, STATESTORE_STATE, 0, &v, &l), PX_ENOTFOUND);
+    /* the app names them: the chain starts with its set */
+    f->app.init_returns = NGEN;
+    fresh_handshake(f);
+    assert_int_equal(f->s->validators.count, NGEN);
+    assert_int_equal(f->s->next_validators.count, NGEN);
+    commit_height(f, NULL);
+    commit_height(f, NULL);
+    assert_int_equal(f->s->last_height, 2);
+    /* and restarts from the stored state */
+    fresh_handshake(f);
+    assert_int_equal(f->s->validators.count, NGEN);
+}
+
+/* Overwrite every page of a database but the first (the header and schema): any read of
+ * a table fails as damaged. */
+static void damage_db(struct fx *f, const char *name)
+{
+    char p[400];
+    snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+    size_t len = 0;
+    char *all = pxt_read_file(p, &len);
+    assert_non_null(all);
+    free(all);
+    assert_true(len > 4096);
+    assert_int_equal(pxt_damage_file(p, 4096, len - 4096, 7), 0);
+}
+
+/* Issue 21: a damaged store made the commit of every decided block fail "(will retry)"
+ * forever; the error is ranked fatal (the node stops) and names the file. */
+static void commit_on_damaged_store_is_fatal(void **state)
+{
+    struct fx *f = *state;
+    fresh_handshake(f);
+    for (int h = 1; h <= 3; h++)
+        commit_height(f, NULL);
+    for (int which = 0; which < 2; which++) {
+        close_stores(f);
+        damage_db(f, which == 0 ? "a-blocks.db" : "a-state.db");
+        open_stores(f, "a");
+        struct built x;
+        assert_int_equal(build(f, &f->last_commit, &x), 0);
+        struct commit seen;
+        sign_commit(&seen, &f->s->validators, x.b.header.height, &x.id, f->now_ns);
+        unsigned com = f->app.commit_calls;
+        int err = blockexec_apply(&f->bx, f->s, &x.b, x.enc, x.len, &x.id, &seen, NULL);
+        if (!blockexec_err_is_fatal(err))
+            fail_msg("apply on a damaged %s: %s, not fatal",
+                     which == 0 ? "block store" : "state store", px_strerror(err));
+        assert_int_equal(f->app.commit_calls, com);
+        assert_int_equal(f->s->last_height, 3);
+        commit_fini(&seen);
+        built_fini(&x);
+        if (which == 0) { /* a sound (empty) block store for the state store's turn */
+            close_stores(f);
+            remove_db(f, "a-blocks.db");
+            open_stores(f, "a");
+        }
+    }
+    /* transient faults are not fatal */
+    assert_false(blockexec_err_is_fatal(PX_EAGAIN));
+    assert_false(blockexec_err_is_fatal(PX_ECLOSED));
+    assert_false(blockexec_err_is_fatal(PX_ETIMEDOUT));
+    assert_false(blockexec_err_is_fatal(PX_EAPP));
+}
+
+static void count_commit(const struct chain_state *s, const struct block *b, size_t block_bytes,
+                         const struct block_id *id, int32_t round,
+                         const struct blockexec_result *res, void *user)
+{
+    (void)s;
+    (void)b;
+    (void)block_bytes;
+    (void)id;
+    (void)round;
+    (void)res;
+    (*(unsigned *)user)++;
+}
+
+/* Step the shell on simulated time (straight to its next deadline) until `until` says so
+ * or csd_tick fails; at most `steps` steps. Returns the last csd_tick result. */
+static int run_shell(struct csd *d, uint64_t *mono, uint64_t *wall, int steps,
+                     bool (*until)(void *), void *user)
+{
+    for (int i = 0; i < steps && !until(user); i++) {
+        uint64_t next = csd_next_deadline(d);
+        uint64_t step = next > *mono && next != UINT64_MAX ? next - *mono : 1000000;
+        *mono += step;
+        *wall += step;
+        int err = csd_tick(d, *mono, *wall);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+static bool two_committed(void *user)
+{
+    return *(unsigned *)user >= 2;
+}
+
+static bool never(void *user)
+{
+    (void)user;
+    return false;
+}
+
+/* Issue 21, end to end in the node's consensus shell: a single-validator chain commits,
+ * then its block store is damaged under it; the next decided block cannot be committed
+ * and the shell reports it (the node stops) instead of retrying forever. */
+static void consensus_stops_on_damaged_store(void **state)
+{
+    struct fx *f = *state;
+    f->g.n_validators = 1;
+    f->app.expect_validators = 1;
+    fresh_handshake(f);
+    char kpath[300], spath[300], wpath[300], err[PRIVVAL_ERR_MAX];
+    snprintf(kpath, sizeof(kpath), "%s/pv_key.json", f->dir);
+    snprintf(spath, sizeof(spath), "%s/pv_state.json", f->dir);
+    snprintf(wpath, sizeof(wpath), "%s/cs.wal", f->dir);
+    assert_int_equal(keyfile_write(kpath, KEYFILE_VALIDATOR, &keys[0], NULL, 0), 0);
+    assert_int_equal(privval_state_create(spath), 0);
+    struct privval *pv = NULL;
+    if (privval_open(kpath, spath, &pv, err, sizeof(err)) != 0)
+        fail_msg("privval: %s", err);
+    struct csd_config cc;
+    memset(&cc, 0, sizeof(cc));
+    cs_config_default(&cc.core);
+    cc.core.timeout_commit_ms = 1;
+    cc.wal_path = wpath;
+    cc.max_future_ns = 10 * SEC;
+    unsigned commits = 0;
+    struct csd_hooks hooks = {NULL, count_commit, NULL, &commits};
+    struct csd *d = NULL;
+    assert_int_equal(csd_new(&cc, &f->bx, f->s, pv, &hooks, &d), 0);
+    uint64_t mono = SEC, wall = GENESIS_TIME + 10 * SEC;
+    assert_int_equal(csd_start(d, mono, wall), 0);
+    assert_int_equal(run_shell(d, &mono, &wall, 1000, two_committed, &commits), 0);
+    assert_true(commits >= 2);
+    uint64_t h = f->s->last_height;
+
+    /* the disk damages the block store while the node runs (the handle is opened again so
+     * that no page cached from before hides the damage) */
+    blockstore_close(f->bs);
+    damage_db(f, "a-blocks.db");
+    assert_int_equal(blockstore_open(f->bs_path, &f->bs), 0);
+    f->bx.bs = f->bs;
+    int rc = run_shell(d, &mono, &wall, 200, never, NULL);
+    if (rc == 0)
+        fail_msg("the shell went on (%u commits, retrying) over a damaged block store", commits);
+    assert_true(blockexec_err_is_fatal(rc));
+    assert_int_equal(f->s->last_height, h);
+    /* and it stays stopped */
+    assert_int_equal(csd_tick(d, mono + SEC, wall + SEC), rc);
+    csd_free(d);
+    privval_free(pv);
+}
+
 /* Two conflicting prevotes of validator `idx` of the set that signed height h. */
 static void make_evidence(struct fx *f, uint64_t h, uint32_t idx, uint64_t time_ns,
                           struct evidence *ev)
@@ -1151,6 +1418,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(validator_update_at_h_plus_2, setup, teardown),
         cmocka_unit_test_setup_teardown(build_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(build_full_mempool, setup, teardown),
+        cmocka_unit_test_setup_teardown(handshake_refuses_lost_block_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(handshake_refuses_stores_out_of_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(genesis_without_validators, setup, teardown),
+        cmocka_unit_test_setup_teardown(commit_on_damaged_store_is_fatal, setup, teardown),
+        cmocka_unit_test_setup_teardown(consensus_stops_on_damaged_store, setup, teardown),
         cmocka_unit_test_setup_teardown(evidence_checked_and_passed_on, setup, teardown),
         cmocka_unit_test_setup_teardown(kvledger_kill9, setup, teardown),
     };
