@@ -353,7 +353,7 @@ static int open_store(const char *store, const char *path, bool block, struct no
     char detail[512] = "";
     bool full = false;
     int err = block ? blockstore_open(path, &n->bs) : statestore_open(path, &n->ss);
-    if (err == PX_ECORRUPT || err == PX_EIO)
+    if (err == PX_ECORRUPT) /* (a file that cannot be opened at all: the line above says why) */
         return store_damaged(store, path, err, "it does not open as a database of ours");
     if (err)
         return fail(block ? "cannot open the block store" : "cannot open the state store", path);
