@@ -129,6 +129,12 @@ static const struct opt opts[] = {
         "Lines about connections that never became peers (refused, dropped or banned\n"
         "before or at the handshake): at most one per reason per this interval, then\n"
         "one summary line with the count. 0: a line for every one."),
+    U32("p2p", "block_requests_per_s", p2p.block_requests_per_s, 1, 1000000, 200,
+        "Most BlockRequests of one peer answered per second (each loads a block and\n"
+        "its commit); the excess is not answered."),
+    U32("p2p", "block_request_burst", p2p.block_request_burst, 1, 1000000, 400,
+        "BlockRequests of one peer answered at once beyond the rate; a peer that sends\n"
+        "this many unanswerable ones before its allowance fills up again is banned."),
     BOOL("p2p", "pex", p2p.pex, 0,
          "Peer exchange (learning peers from peers). Off: only persistent peers and\n"
          "peers that dial us are used."),

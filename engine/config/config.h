@@ -51,6 +51,8 @@ struct config_p2p {
     uint32_t max_frame_bytes;
     uint64_t ban_duration_ms;
     uint32_t refused_log_interval_ms;
+    uint32_t block_requests_per_s;
+    uint32_t block_request_burst;
     bool pex;
 };
 

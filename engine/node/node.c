@@ -460,6 +460,9 @@ static int start_consensus(struct node *n)
     int err = csd_new(&cc, &n->bx, n->st, n->pv, &hooks, &n->csd);
     if (!err)
         err = cons_reactor_new(n->csd, n->p2p, n->bs, &n->cr);
+    if (!err)
+        cons_reactor_set_limits(n->cr, n->cfg.p2p.block_requests_per_s,
+                                n->cfg.p2p.block_request_burst);
     struct mempool_reactor_config mc = {n->cfg.mempool.broadcast, n->cfg.mempool.recheck,
                                         n->cfg.abci.call_timeout_ms, 1024};
     if (!err)

@@ -71,6 +71,7 @@ struct chan_q {
     struct buf **q; /* ring of cap entries */
     uint32_t head, len, cap;
     size_t head_off; /* bytes of the head message already framed */
+    size_t bytes;    /* bytes of the queued messages */
     uint8_t *rx;     /* reassembly of the incoming message */
     size_t rx_len, rx_cap;
 };
@@ -154,10 +155,15 @@ struct p2p {
 };
 
 static const struct p2p_channel_config default_channels[] = {
-    {P2P_CH_CONSENSUS_STATE, 6, 100, 64u << 10}, {P2P_CH_CONSENSUS_DATA, 10, 100, 1u << 20},
-    {P2P_CH_CONSENSUS_VOTE, 7, 100, 64u << 10},  {P2P_CH_MEMPOOL, 5, 100, 1u << 20},
-    {P2P_CH_EVIDENCE, 6, 100, 1u << 20},         {P2P_CH_BLOCKSYNC, 5, 100, 16u << 20},
-    {P2P_CH_STATESYNC, 3, 16, 16u << 20},
+    {P2P_CH_CONSENSUS_STATE, 6, 100, 64u << 10, 0},
+    {P2P_CH_CONSENSUS_DATA, 10, 100, 1u << 20, 0},
+    {P2P_CH_CONSENSUS_VOTE, 7, 100, 64u << 10, 0},
+    {P2P_CH_MEMPOOL, 5, 100, 1u << 20, 0},
+    {P2P_CH_EVIDENCE, 6, 100, 1u << 20, 0},
+    /* what a peer's requests make us queue (blocks) is bounded in bytes too: 100 blocks of
+     * up to 16 MiB would be 1.6 GB per peer */
+    {P2P_CH_BLOCKSYNC, 5, 100, 16u << 20, 32u << 20},
+    {P2P_CH_STATESYNC, 3, 16, 16u << 20, 32u << 20},
 };
 
 const struct p2p_channel_config *p2p_default_channels(size_t *n)
@@ -449,6 +455,7 @@ static int next_frame(struct conn *c)
                 q->q[q->head] = NULL;
                 q->head = (q->head + 1) % q->cap;
                 q->len--;
+                q->bytes -= b->len;
                 q->head_off = 0;
                 c->sched[i].ready = q->len > 0;
                 c->msgs_out++;
@@ -1054,6 +1061,7 @@ static void reap_one(struct p2p *p, struct conn *c)
         for (uint32_t k = 0; k < q->len; k++)
             buf_unref(q->q[(q->head + k) % q->cap]);
         q->len = 0;
+        q->bytes = 0;
     }
     struct ppeer *pp = c->pp ? c->pp : c->auth_recvd ? pp_by_id(p, c->id) : NULL;
     if (pp && !p->stopping) {
@@ -1185,10 +1193,11 @@ static int check_channels(struct p2p *p, const struct p2p_channel_config *ch, si
     for (size_t i = 0; i < n; i++) {
         if (p->ch_index[ch[i].id] >= 0 || ch[i].priority == 0 || ch[i].send_queue_msgs == 0 ||
             ch[i].send_queue_msgs > MAX_QUEUE_MSGS || ch[i].max_msg_bytes == 0 ||
-            ch[i].max_msg_bytes > MAX_MSG_BYTES) {
+            ch[i].max_msg_bytes > MAX_MSG_BYTES ||
+            (ch[i].send_queue_bytes != 0 && ch[i].send_queue_bytes < ch[i].max_msg_bytes)) {
             PX_ERROR(MOD,
                      "p2p config: bad channel (ids unique, priority >= 1, send_queue_msgs "
-                     "1..65536, max_msg_bytes 1..64MiB)",
+                     "1..65536, max_msg_bytes 1..64MiB, send_queue_bytes 0 or >= max_msg_bytes)",
                      "channel=%u", (unsigned)ch[i].id);
             return PX_ECONFIG;
         }
@@ -1424,10 +1433,12 @@ static int check_msg(struct p2p *p, uint8_t channel, size_t len, int *idx)
 static bool enqueue(struct conn *c, int idx, struct buf *b)
 {
     struct chan_q *q = &c->ch[idx];
-    if (q->len == q->cap)
+    size_t max_bytes = c->p->ch[idx].send_queue_bytes;
+    if (q->len == q->cap || (q->len > 0 && max_bytes && q->bytes + b->len > max_bytes))
         return false;
     q->q[(q->head + q->len) % q->cap] = b;
     q->len++;
+    q->bytes += b->len;
     c->sched[idx].ready = true;
     b->refs++;
     tx_kick(c);

@@ -49,9 +49,12 @@ enum p2p_channel_id {
 
 struct p2p_channel_config {
     uint8_t id;
-    uint8_t priority;         /* 1..255; higher gets a larger share of the link */
-    uint32_t send_queue_msgs; /* messages queued per peer before sends are refused */
-    uint32_t max_msg_bytes;   /* largest message in either direction */
+    uint8_t priority;          /* 1..255; higher gets a larger share of the link */
+    uint32_t send_queue_msgs;  /* messages queued per peer before sends are refused */
+    uint32_t max_msg_bytes;    /* largest message in either direction */
+    uint32_t send_queue_bytes; /* bytes queued per peer before sends are refused (a message
+                                  into an empty queue always fits); 0: no bound but
+                                  send_queue_msgs * max_msg_bytes */
 };
 
 /* A message from an authenticated peer. data is borrowed for the call only. */

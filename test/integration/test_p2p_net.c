@@ -937,6 +937,18 @@ static void full_queue_refuses_and_drops(void **state)
     for (size_t k = 0; k < st.n_channels; k++)
         if (st.channels[k].id == P2P_CH_CONSENSUS_VOTE)
             assert_int_equal(st.channels[k].dropped, 1);
+    /* what a peer can make us queue on blocksync (answers to its requests) is bounded in
+     * bytes, 32 MiB, not only in messages (100 of up to 16 MiB each) */
+    uint8_t *mb = calloc(1, 1u << 20);
+    assert_non_null(mb);
+    int queued = 0;
+    for (rc = 0; queued < 200; queued++)
+        if ((rc = p2p_send(nodes[0].p, id, P2P_CH_BLOCKSYNC, mb, 1u << 20)) != 0)
+            break;
+    free(mb);
+    assert_int_equal(rc, PX_EAGAIN);
+    /* 32 x 1 MiB; the socket is full, so at most a message or two can have left */
+    assert_true(queued >= 32 && queued <= 34);
     close(f.fd);
     node_stop(0);
 }
