@@ -93,11 +93,28 @@ static const struct opt opts[] = {
      "\"NODE_ID@HOST:PORT\" (NODE_ID: 40 hex characters, the address of the peer's\n"
      "node key, which `phalanx init` prints). At most 64."},
     U32("p2p", "max_inbound_peers", p2p.max_inbound_peers, 0, 1000, 40,
-        "Most connections accepted from peers that dialled us."),
+        "Most authenticated peers that dialled us. Connections still in the handshake\n"
+        "do not count (see max_inbound_handshakes); persistent_peers are admitted even\n"
+        "beyond this limit."),
     U32("p2p", "max_outbound_peers", p2p.max_outbound_peers, 0, 1000, 10,
         "Most connections we dial ourselves (persistent peers included)."),
-    U32("p2p", "handshake_timeout_ms", p2p.handshake_timeout_ms, 100, 600000, 20000,
-        "Time allowed for the authenticated key exchange of a new connection."),
+    U32("p2p", "max_inbound_peers_per_ip", p2p.max_inbound_peers_per_ip, 1, 1000, 4,
+        "Most authenticated peers that dialled us from one IP address (an IPv6 address\n"
+        "counts by its /64), so that one host cannot take every inbound slot with\n"
+        "made-up node ids. persistent_peers are exempt: a local testnet, whose nodes\n"
+        "all share 127.0.0.1 and list each other (`phalanx testnet` does), is not\n"
+        "limited. Raise it for several non-persistent nodes behind one address."),
+    U32("p2p", "max_inbound_handshakes", p2p.max_inbound_handshakes, 1, 1024, 16,
+        "Most inbound connections still in the handshake (not yet authenticated). When\n"
+        "it is full, a new connection evicts the one that has shown least: from the\n"
+        "address holding most of these slots, the least advanced, the oldest. A flood\n"
+        "of connections that never finish cannot lock honest peers out."),
+    U32("p2p", "max_inbound_handshakes_per_ip", p2p.max_inbound_handshakes_per_ip, 1, 1024, 8,
+        "Most inbound connections in the handshake from one IP address; beyond, a new\n"
+        "one from that address evicts its own least advanced, oldest one."),
+    U32("p2p", "handshake_timeout_ms", p2p.handshake_timeout_ms, 100, 600000, 5000,
+        "Time allowed for the authenticated key exchange of a new connection (two\n"
+        "round trips; a connection slower than this is dropped)."),
     U32("p2p", "dial_timeout_ms", p2p.dial_timeout_ms, 100, 600000, 3000,
         "Time allowed for a TCP connection to a peer to open."),
     U64("p2p", "send_rate_bytes_per_s", p2p.send_rate_bytes_per_s, 1024, 1ull << 34, 5120000,
@@ -108,6 +125,16 @@ static const struct opt opts[] = {
         "Largest frame a peer may send; a larger one disconnects the peer."),
     U64("p2p", "ban_duration_ms", p2p.ban_duration_ms, 0, 30 * DAY_MS, 600000,
         "How long a misbehaving peer is refused after being disconnected."),
+    U32("p2p", "refused_log_interval_ms", p2p.refused_log_interval_ms, 0, 3600000, 10000,
+        "Lines about connections that never became peers (refused, dropped or banned\n"
+        "before or at the handshake): at most one per reason per this interval, then\n"
+        "one summary line with the count. 0: a line for every one."),
+    U32("p2p", "block_requests_per_s", p2p.block_requests_per_s, 1, 1000000, 200,
+        "Most BlockRequests of one peer answered per second (each loads a block and\n"
+        "its commit); the excess is not answered."),
+    U32("p2p", "block_request_burst", p2p.block_request_burst, 1, 1000000, 400,
+        "BlockRequests of one peer answered at once beyond the rate; a peer that sends\n"
+        "this many unanswerable ones before its allowance fills up again is banned."),
     BOOL("p2p", "pex", p2p.pex, 0,
          "Peer exchange (learning peers from peers). Off: only persistent peers and\n"
          "peers that dial us are used."),

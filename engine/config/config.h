@@ -42,12 +42,18 @@ struct config_p2p {
     struct config_peer persistent_peers[CONFIG_PEERS_MAX];
     uint32_t max_inbound_peers;
     uint32_t max_outbound_peers;
+    uint32_t max_inbound_peers_per_ip;
+    uint32_t max_inbound_handshakes;
+    uint32_t max_inbound_handshakes_per_ip;
     uint32_t handshake_timeout_ms;
     uint32_t dial_timeout_ms;
     uint64_t send_rate_bytes_per_s;
     uint64_t recv_rate_bytes_per_s;
     uint32_t max_frame_bytes;
     uint64_t ban_duration_ms;
+    uint32_t refused_log_interval_ms;
+    uint32_t block_requests_per_s;
+    uint32_t block_request_burst;
     bool pex;
 };
 

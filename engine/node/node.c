@@ -466,7 +466,11 @@ static int start_network(struct node *n)
     pc.n_persistent_peers = n->cfg.p2p.n_persistent_peers;
     pc.max_inbound = n->cfg.p2p.max_inbound_peers;
     pc.max_outbound = n->cfg.p2p.max_outbound_peers;
+    pc.max_inbound_per_ip = n->cfg.p2p.max_inbound_peers_per_ip;
+    pc.max_inbound_handshakes = n->cfg.p2p.max_inbound_handshakes;
+    pc.max_inbound_handshakes_per_ip = n->cfg.p2p.max_inbound_handshakes_per_ip;
     pc.handshake_timeout_ms = n->cfg.p2p.handshake_timeout_ms;
+    pc.refused_log_interval_ms = n->cfg.p2p.refused_log_interval_ms;
     pc.ban_ms = (uint32_t)n->cfg.p2p.ban_duration_ms;
     pc.recv_cb = on_recv;
     pc.peer_up_cb = on_peer_up;
@@ -504,6 +508,9 @@ static int start_consensus(struct node *n)
     int err = csd_new(&cc, &n->bx, n->st, n->pv, &hooks, &n->csd);
     if (!err)
         err = cons_reactor_new(n->csd, n->p2p, n->bs, &n->cr);
+    if (!err)
+        cons_reactor_set_limits(n->cr, n->cfg.p2p.block_requests_per_s,
+                                n->cfg.p2p.block_request_burst);
     struct mempool_reactor_config mc = {n->cfg.mempool.broadcast, n->cfg.mempool.recheck,
                                         n->cfg.abci.call_timeout_ms, 1024};
     if (!err)

@@ -15,7 +15,17 @@
  * Facts (checked by check_facts): at most one conn per peer id has `up` set; a conn with
  * `up` set is ACTIVE or CLOSING; HANDSHAKE and WAITING conns have no queued messages; a
  * WAITING conn has authenticated and has no receive in flight; a CLOSING conn never
- * re-arms an aio.
+ * re-arms an aio; an inbound conn has sent its auth frame only after it received and
+ * admitted the dialler's; at most max_inbound_handshakes inbound conns are in HANDSHAKE.
+ *
+ * Admission of inbound connections (DESIGN §6, p2p_admit.h): a connection in HANDSHAKE takes
+ * a slot of the handshake budget (max_inbound_handshakes, and per address
+ * max_inbound_handshakes_per_ip), never a peer slot; a new connection always gets a slot, by
+ * evicting the handshake that has shown least. The peer limits (max_inbound,
+ * max_inbound_per_ip) are checked once the dialler has authenticated, before we send our own
+ * auth frame, so a refused dialler never sees us as up; configured persistent peers are
+ * admitted beyond them. Lines about connections that never became peers go through a
+ * limiter (p2p_lograte.h): one per reason per refused_log_interval_ms, then a summary.
  *
  * Never lets a peer grow memory beyond the channel limits, never delivers unauthenticated
  * bytes, never calls a user callback with the mutex held.
@@ -32,9 +42,11 @@
 #include <string.h>
 
 #include "p2p_addr.h"
+#include "p2p_admit.h"
 #include "p2p_codec.h"
 #include "p2p_dup.h"
 #include "p2p_frame.h"
+#include "p2p_lograte.h"
 #include "p2p_sched.h"
 #include "px_error.h"
 #include "px_log.h"
@@ -46,6 +58,7 @@
 #define TICK_MS 50
 #define MAX_QUEUE_MSGS 65536
 #define MAX_MSG_BYTES (64u << 20)
+#define MAX_HANDSHAKES 1024 /* largest max_inbound_handshakes accepted */
 
 /* A queued message, shared by every peer a broadcast reaches. */
 struct buf {
@@ -58,6 +71,7 @@ struct chan_q {
     struct buf **q; /* ring of cap entries */
     uint32_t head, len, cap;
     size_t head_off; /* bytes of the head message already framed */
+    size_t bytes;    /* bytes of the queued messages */
     uint8_t *rx;     /* reassembly of the incoming message */
     size_t rx_len, rx_cap;
 };
@@ -84,9 +98,11 @@ struct conn {
     nng_aio *rx_aio, *tx_aio;
     enum conn_state state;
     bool outbound, up, reaping, auth_recvd, auth_sent;
+    bool linger;      /* refused, but our auth frame goes out first (conn_refuse_visibly) */
     struct ppeer *pp; /* the persistent peer that dialled it */
     char id[P2P_ID_LEN + 1];
     char ip[INET6_ADDRSTRLEN];
+    char ipkey[P2P_ADMIT_KEY_MAX]; /* the address as the per-address limits see it */
     char addr[P2P_ADDR_MAX];
     struct p2p_handshake hs;
     struct p2p_frame_key rxk, txk;
@@ -132,14 +148,22 @@ struct p2p {
     struct ban bans[MAX_BANS];
     bool started, stopping, stopped;
     nng_time last_decay_ms;
+    struct p2p_lograte lr;
+    struct p2p_admit_conn *hs_list; /* scratch for admission: max_inbound_handshakes entries */
+    struct conn **hs_conns;
     struct p2p_stats st;
 };
 
 static const struct p2p_channel_config default_channels[] = {
-    {P2P_CH_CONSENSUS_STATE, 6, 100, 64u << 10}, {P2P_CH_CONSENSUS_DATA, 10, 100, 1u << 20},
-    {P2P_CH_CONSENSUS_VOTE, 7, 100, 64u << 10},  {P2P_CH_MEMPOOL, 5, 100, 1u << 20},
-    {P2P_CH_EVIDENCE, 6, 100, 1u << 20},         {P2P_CH_BLOCKSYNC, 5, 100, 16u << 20},
-    {P2P_CH_STATESYNC, 3, 16, 16u << 20},
+    {P2P_CH_CONSENSUS_STATE, 6, 100, 64u << 10, 0},
+    {P2P_CH_CONSENSUS_DATA, 10, 100, 1u << 20, 0},
+    {P2P_CH_CONSENSUS_VOTE, 7, 100, 64u << 10, 0},
+    {P2P_CH_MEMPOOL, 5, 100, 1u << 20, 0},
+    {P2P_CH_EVIDENCE, 6, 100, 1u << 20, 0},
+    /* what a peer's requests make us queue (blocks) is bounded in bytes too: 100 blocks of
+     * up to 16 MiB would be 1.6 GB per peer */
+    {P2P_CH_BLOCKSYNC, 5, 100, 16u << 20, 32u << 20},
+    {P2P_CH_STATESYNC, 3, 16, 16u << 20, 32u << 20},
 };
 
 const struct p2p_channel_config *p2p_default_channels(size_t *n)
@@ -154,13 +178,17 @@ void p2p_config_default(struct p2p_config *cfg)
     cfg->listen_addr = "0.0.0.0:26656";
     cfg->max_inbound = 40;
     cfg->max_outbound = 10;
-    cfg->handshake_timeout_ms = 10000;
+    cfg->max_inbound_per_ip = 4;
+    cfg->max_inbound_handshakes = 16;
+    cfg->max_inbound_handshakes_per_ip = 8;
+    cfg->handshake_timeout_ms = 5000;
     cfg->dial_backoff_min_ms = 500;
     cfg->dial_backoff_max_ms = 60000;
     cfg->ban_ms = 600000;
     cfg->ban_ip = true;
     cfg->ping_interval_ms = 10000;
     cfg->pong_timeout_ms = 45000;
+    cfg->refused_log_interval_ms = 10000;
 }
 
 /* --- small helpers (all with p->mtx held unless said otherwise) ------------------ */
@@ -275,9 +303,14 @@ static void count_conns(struct p2p *p, uint32_t *in, uint32_t *out)
 static void check_facts(const struct p2p *p)
 {
 #ifndef NDEBUG
+    uint32_t handshaking = 0;
     for (const struct conn *c = p->conns; c; c = c->next) {
         assert(!c->up || c->state == CONN_ACTIVE || c->state == CONN_CLOSING);
         assert(c->state != CONN_WAITING || c->auth_recvd);
+        if (!c->outbound && c->state == CONN_HANDSHAKE) {
+            assert(!c->auth_sent || c->linger);
+            handshaking++;
+        }
         if (c->state == CONN_HANDSHAKE || c->state == CONN_WAITING)
             for (size_t i = 0; i < p->n_ch; i++)
                 assert(c->ch[i].len == 0);
@@ -286,13 +319,60 @@ static void check_facts(const struct p2p *p)
         for (const struct conn *o = c->next; o; o = o->next)
             assert(!o->up || strcmp(o->id, c->id) != 0);
     }
+    assert(handshaking <= p->cfg.max_inbound_handshakes);
 #else
     (void)p;
 #endif
 }
 
+/* Should a line about a connection that is not a peer be written now? Such lines are as
+ * frequent as a stranger makes them: at most one per (msg, reason) per refused_log_interval_ms is,
+ * the others are counted into a summary (log_summaries). */
+static bool stranger_line(struct p2p *p, enum px_log_level level, const char *msg,
+                          const char *reason, const char *addr)
+{
+    if (!px_log_enabled(level, MOD))
+        return false;
+    if (p->cfg.refused_log_interval_ms == 0)
+        return true;
+    char key[P2P_LOGRATE_REASON_MAX];
+    snprintf(key, sizeof(key), "%s: %s", msg, reason);
+    return p2p_lograte_hit(&p->lr, key, (int)level, addr, nng_clock());
+}
+
+/* Write the summaries that are due (all: every pending one, at stop). */
+static void log_summaries(struct p2p *p, nng_time now, bool all)
+{
+    struct p2p_lograte_summary sm;
+    while (p2p_lograte_next(&p->lr, now, all, &sm)) {
+        char q[2 * P2P_LOGRATE_REASON_MAX];
+        px_log((enum px_log_level)sm.level, MOD,
+               "more connections refused or dropped for the same reason (one line per reason "
+               "per refused_log_interval_ms)",
+               "what=%s count=%llu in_last_ms=%llu last_addr=%s",
+               px_log_quote(q, sizeof(q), sm.reason), (unsigned long long)sm.count,
+               (unsigned long long)sm.window_ms, sm.detail[0] ? sm.detail : "?");
+    }
+}
+
+/* Refuse an authenticated connection whose dialler should learn why from our auth frame
+ * (another network or protocol version, or itself): an inbound conn that has not sent its
+ * auth frame sends it and is closed once it is written (tx_cb); it receives nothing more
+ * meanwhile. Any other conn is closed at once. No line of its own. */
+static void conn_refuse_visibly(struct conn *c);
+
+/* Mark c for closing without a line of its own (the caller wrote one). */
+static void conn_close_quiet(struct conn *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    nng_cv_wake(c->p->cv);
+}
+
 /* Ask for c to be closed; the maintenance thread does the rest. With ban, the peer's id
- * (or, before it authenticated and if configured, its IP address) is refused for ban_ms. */
+ * (or, before it authenticated and if configured, its IP address) is refused for ban_ms.
+ * Lines about a connection that never came up go through stranger_line. */
 static void conn_close(struct conn *c, const char *reason, bool ban)
 {
     struct p2p *p = c->p;
@@ -307,19 +387,19 @@ static void conn_close(struct conn *c, const char *reason, bool ban)
         const char *key = c->auth_recvd ? c->id : ip_bannable(p, c->ip) ? c->ip : NULL;
         if (key) {
             ban_add(p, key, now);
-            PX_WARN(MOD, "peer banned", "peer=%s addr=%s reason=%s ban_ms=%u banned=%s", who,
-                    c->addr, q, p->cfg.ban_ms, key);
-        } else {
+            if (c->up || stranger_line(p, PX_LOG_WARN, "peer banned", reason, c->addr))
+                PX_WARN(MOD, "peer banned", "peer=%s addr=%s reason=%s ban_ms=%u banned=%s", who,
+                        c->addr, q, p->cfg.ban_ms, key);
+        } else if (stranger_line(p, PX_LOG_WARN, "peer dropped for misbehaving", reason, c->addr)) {
             PX_WARN(MOD, "peer dropped for misbehaving", "peer=%s addr=%s reason=%s", who, c->addr,
                     q);
         }
     } else if (c->up) {
         PX_INFO(MOD, "peer disconnected", "peer=%s addr=%s reason=%s", who, c->addr, q);
-    } else {
+    } else if (stranger_line(p, PX_LOG_DEBUG, "connection dropped", reason, c->addr)) {
         PX_DEBUG(MOD, "connection dropped", "peer=%s addr=%s reason=%s", who, c->addr, q);
     }
-    c->state = CONN_CLOSING;
-    nng_cv_wake(p->cv);
+    conn_close_quiet(c);
 }
 
 /* --- sending ------------------------------------------------------------------- */
@@ -333,6 +413,10 @@ static int next_frame(struct conn *c)
     if (!c->hs.done)
         return 0;
     if (!c->auth_sent) {
+        /* the side that accepted signs only for a dialler that authenticated and was admitted:
+         * a stranger gets no signature for free, and a refused one never sees us up */
+        if (!c->outbound && c->state == CONN_HANDSHAKE && !c->linger)
+            return 0;
         struct p2p_auth a = {.version = P2P_PROTOCOL_VERSION};
         memcpy(a.pk, p->pk, sizeof(a.pk));
         memcpy(a.network, p->network, sizeof(a.network));
@@ -371,6 +455,7 @@ static int next_frame(struct conn *c)
                 q->q[q->head] = NULL;
                 q->head = (q->head + 1) % q->cap;
                 q->len--;
+                q->bytes -= b->len;
                 q->head_off = 0;
                 c->sched[i].ready = q->len > 0;
                 c->msgs_out++;
@@ -414,6 +499,16 @@ static void tx_kick(struct conn *c)
     tx_start(c);
 }
 
+static void conn_refuse_visibly(struct conn *c)
+{
+    if (c->outbound || c->auth_sent || c->state != CONN_HANDSHAKE) {
+        conn_close_quiet(c);
+        return;
+    }
+    c->linger = true;
+    tx_kick(c);
+}
+
 static void tx_cb(void *arg)
 {
     struct conn *c = arg;
@@ -432,7 +527,10 @@ static void tx_cb(void *arg)
         } else {
             c->tx_busy = false;
             c->tx_len = c->tx_off = 0;
-            tx_kick(c);
+            if (c->linger && c->auth_sent)
+                conn_close_quiet(c); /* the dialler has what it needs to know why */
+            else
+                tx_kick(c);
         }
     }
     nng_mtx_unlock(p->mtx);
@@ -455,6 +553,44 @@ static void rx_expect(struct conn *c, enum rx_state s, size_t want)
     c->have = 0;
 }
 
+/* May the inbound connection c, whose dialler just authenticated, become a peer? The peer
+ * limits count the other authenticated inbound connections (a connection replacing one of
+ * the same id does not count twice; persistent peers count towards max_inbound, not
+ * towards the per-address limit); configured persistent peers are always admitted. If not,
+ * c is closed (before our auth frame went out) and false returned. */
+static bool admit_inbound(struct p2p *p, struct conn *c)
+{
+    if (pp_by_id(p, c->id))
+        return true;
+    uint32_t in = 0, same_ip = 0;
+    for (struct conn *o = p->conns; o; o = o->next) {
+        if (o == c || o->outbound || !o->auth_recvd || o->state == CONN_CLOSING ||
+            strcmp(o->id, c->id) == 0)
+            continue;
+        in++;
+        /* persistent peers share an address with others (a local testnet: 127.0.0.1) */
+        same_ip += strcmp(o->ipkey, c->ipkey) == 0 && !pp_by_id(p, o->id);
+    }
+    const char *why = NULL;
+    uint32_t max = 0;
+    if (in >= p->cfg.max_inbound) {
+        p->st.refused_full++;
+        why = "max_inbound_peers reached";
+        max = p->cfg.max_inbound;
+    } else if (same_ip >= p->cfg.max_inbound_per_ip) {
+        p->st.refused_per_ip++;
+        why = "max_inbound_peers_per_ip reached";
+        max = p->cfg.max_inbound_per_ip;
+    }
+    if (!why)
+        return true;
+    if (stranger_line(p, PX_LOG_INFO, "refused inbound peer", why, c->addr))
+        PX_INFO(MOD, "refused inbound peer", "peer=%s addr=%s reason=\"%s\" max=%u", c->id, c->addr,
+                why, max);
+    conn_close_quiet(c);
+    return false;
+}
+
 /* The peer's auth frame: check who it is and decide the connection's fate. Sets *up when
  * the connection became ACTIVE (peer_up to announce). */
 static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
@@ -472,18 +608,20 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
     p2p_node_id(a.pk, c->id);
     c->auth_recvd = true;
     if (a.version != P2P_PROTOCOL_VERSION) {
-        PX_WARN(MOD, "peer speaks another p2p protocol version",
-                "peer=%s addr=%s version=%u ours=%u", c->id, c->addr, a.version,
-                P2P_PROTOCOL_VERSION);
-        conn_close(c, "unsupported protocol version", false);
+        if (stranger_line(p, PX_LOG_WARN, "peer speaks another p2p protocol version", "", c->addr))
+            PX_WARN(MOD, "peer speaks another p2p protocol version",
+                    "peer=%s addr=%s version=%u ours=%u", c->id, c->addr, a.version,
+                    P2P_PROTOCOL_VERSION);
+        conn_refuse_visibly(c);
         return;
     }
     if (strcmp(a.network, p->network) != 0) {
         char theirs[2 * P2P_NETWORK_MAX + 8], ours[2 * P2P_NETWORK_MAX + 8];
-        PX_WARN(MOD, "peer is on another network", "peer=%s addr=%s network=%s ours=%s", c->id,
-                c->addr, px_log_quote(theirs, sizeof(theirs), a.network),
-                px_log_quote(ours, sizeof(ours), p->network));
-        conn_close(c, "peer is on another network", false);
+        if (stranger_line(p, PX_LOG_WARN, "peer is on another network", "", c->addr))
+            PX_WARN(MOD, "peer is on another network", "peer=%s addr=%s network=%s ours=%s", c->id,
+                    c->addr, px_log_quote(theirs, sizeof(theirs), a.network),
+                    px_log_quote(ours, sizeof(ours), p->network));
+        conn_refuse_visibly(c);
         return;
     }
     if (strcmp(c->id, p->id) == 0) {
@@ -492,13 +630,19 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
             PX_ERROR(MOD, "persistent peer is this node itself, not dialling it again", "url=%s",
                      c->pp->url);
         }
-        conn_close(c, "connection to ourselves refused", false);
+        if (stranger_line(p, PX_LOG_DEBUG, "connection dropped", "connection to ourselves refused",
+                          c->addr))
+            PX_DEBUG(MOD, "connection dropped",
+                     "peer=%s addr=%s reason=\"connection to ourselves refused\"", c->id, c->addr);
+        conn_refuse_visibly(c); /* the dialling side must see it too, to stop dialling */
         return;
     }
     if (c->outbound && c->pp && strcmp(c->id, c->pp->id) != 0) {
-        PX_WARN(MOD, "dialled peer has another node id than configured",
-                "expected=%s got=%s addr=%s", c->pp->id, c->id, c->addr);
-        conn_close(c, "unexpected node id", false);
+        if (stranger_line(p, PX_LOG_WARN, "dialled peer has another node id than configured", "",
+                          c->addr))
+            PX_WARN(MOD, "dialled peer has another node id than configured",
+                    "expected=%s got=%s addr=%s", c->pp->id, c->id, c->addr);
+        conn_close_quiet(c);
         return;
     }
     nng_time now = nng_clock();
@@ -508,6 +652,8 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
         conn_close(c, "peer is banned", false);
         return;
     }
+    if (!c->outbound && !admit_inbound(p, c))
+        return;
     /* Duplicates: keep the connection dialled by the lower node id; between two of the
      * same direction keep the newer (the other side considers the old one dead). */
     for (struct conn *o = p->conns; o; o = o->next) {
@@ -530,6 +676,7 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
         pp->attempts = 0;
     if (old_up) {
         c->state = CONN_WAITING;
+        tx_kick(c); /* an inbound conn's auth frame goes now */
         check_facts(p);
         return;
     }
@@ -537,6 +684,7 @@ static void auth_done(struct conn *c, const uint8_t *pt, size_t n, bool *up)
     c->up = true;
     c->up_ms = now;
     *up = true;
+    tx_kick(c);
     check_facts(p);
     PX_INFO(MOD, "peer connected", "peer=%s addr=%s outbound=%s", c->id, c->addr,
             c->outbound ? "true" : "false");
@@ -660,7 +808,7 @@ static void rx_cb(void *arg)
             packet_done(c, c->pt, pt_len, &deliver);
         break;
     }
-    if (c->state == CONN_CLOSING || c->state == CONN_WAITING)
+    if (c->state == CONN_CLOSING || c->state == CONN_WAITING || c->linger)
         goto unlock;
     if (up || deliver >= 0) {
         /* rx is not armed: nothing else touches this conn's receive side meanwhile, and
@@ -748,6 +896,7 @@ static int conn_new(struct p2p *p, nng_stream *st, bool outbound, struct ppeer *
     c->outbound = outbound;
     c->pp = pp;
     snprintf(c->ip, sizeof(c->ip), "%s", ip);
+    p2p_admit_key(ip, c->ipkey);
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     c->ct = malloc(MAX_CT);
     c->pt = malloc(MAX_PT);
@@ -783,6 +932,44 @@ static int conn_new(struct p2p *p, nng_stream *st, bool outbound, struct ppeer *
     return 0;
 }
 
+/* A connection from ip is about to be accepted: evict connections in handshake until it
+ * fits the handshake budget (p2p_admit_evict picks each). Called with the mutex held. */
+static void make_room(struct p2p *p, const char *ip)
+{
+    char key[P2P_ADMIT_KEY_MAX];
+    p2p_admit_key(ip, key);
+    for (;;) {
+        size_t n = 0;
+        for (struct conn *c = p->conns; c && n < p->cfg.max_inbound_handshakes; c = c->next) {
+            if (c->outbound || c->state != CONN_HANDSHAKE)
+                continue;
+            p->hs_conns[n] = c;
+            p->hs_list[n] = (struct p2p_admit_conn){
+                .key = c->ipkey,
+                .stage = c->rxs == RX_HELLO ? P2P_ADMIT_HELLO : P2P_ADMIT_AUTH,
+                .created_ms = c->created_ms,
+            };
+            n++;
+        }
+        int v = p2p_admit_evict(p->hs_list, n, key, p->cfg.max_inbound_handshakes,
+                                p->cfg.max_inbound_handshakes_per_ip);
+        if (v < 0)
+            return;
+        struct conn *victim = p->hs_conns[v];
+        bool own = strcmp(victim->ipkey, key) == 0;
+        const char *why =
+            own ? "max_inbound_handshakes_per_ip reached" : "max_inbound_handshakes reached";
+        p->st.evicted++;
+        if (stranger_line(p, PX_LOG_INFO, "evicted a connection in handshake for a newer one", why,
+                          victim->addr))
+            PX_INFO(MOD, "evicted a connection in handshake for a newer one",
+                    "addr=%s age_ms=%llu reason=\"%s\" max=%u", victim->addr,
+                    (unsigned long long)(nng_clock() - victim->created_ms), why,
+                    own ? p->cfg.max_inbound_handshakes_per_ip : p->cfg.max_inbound_handshakes);
+        conn_close_quiet(victim);
+    }
+}
+
 static void accept_cb(void *arg)
 {
     struct p2p *p = arg;
@@ -795,19 +982,16 @@ static void accept_cb(void *arg)
     bool stopping = p->stopping;
     bool refuse = stopping;
     if (st && !refuse) {
-        uint32_t in, out;
-        count_conns(p, &in, &out);
         if (ip_bannable(p, ip) && ban_active(p, ip, nng_clock())) {
             p->st.refused_banned++;
-            PX_DEBUG(MOD, "refused connection from banned address", "addr=%s", addr);
+            if (stranger_line(p, PX_LOG_DEBUG, "refused connection from banned address", "", addr))
+                PX_DEBUG(MOD, "refused connection from banned address", "addr=%s", addr);
             refuse = true;
-        } else if (in >= p->cfg.max_inbound) {
-            p->st.refused_full++;
-            PX_INFO(MOD, "refused inbound connection: max_inbound reached", "addr=%s max=%u", addr,
-                    p->cfg.max_inbound);
-            refuse = true;
-        } else if (conn_new(p, st, false, NULL, ip, addr) != 0) {
-            refuse = true;
+        } else {
+            make_room(p, ip);
+            if (conn_new(p, st, false, NULL, ip, addr) != 0)
+                refuse = true;
+            check_facts(p);
         }
     }
     nng_mtx_unlock(p->mtx);
@@ -877,6 +1061,7 @@ static void reap_one(struct p2p *p, struct conn *c)
         for (uint32_t k = 0; k < q->len; k++)
             buf_unref(q->q[(q->head + k) % q->cap]);
         q->len = 0;
+        q->bytes = 0;
     }
     struct ppeer *pp = c->pp ? c->pp : c->auth_recvd ? pp_by_id(p, c->id) : NULL;
     if (pp && !p->stopping) {
@@ -926,6 +1111,7 @@ static void housekeeping(struct p2p *p, nng_time now)
     bool decay = now - p->last_decay_ms >= P2P_SCHED_DECAY_MS;
     if (decay)
         p->last_decay_ms = now;
+    log_summaries(p, now, false);
     for (struct conn *c = p->conns; c; c = c->next) {
         if (c->state == CONN_HANDSHAKE || c->state == CONN_WAITING) {
             if (now - c->created_ms > p->cfg.handshake_timeout_ms)
@@ -1007,10 +1193,11 @@ static int check_channels(struct p2p *p, const struct p2p_channel_config *ch, si
     for (size_t i = 0; i < n; i++) {
         if (p->ch_index[ch[i].id] >= 0 || ch[i].priority == 0 || ch[i].send_queue_msgs == 0 ||
             ch[i].send_queue_msgs > MAX_QUEUE_MSGS || ch[i].max_msg_bytes == 0 ||
-            ch[i].max_msg_bytes > MAX_MSG_BYTES) {
+            ch[i].max_msg_bytes > MAX_MSG_BYTES ||
+            (ch[i].send_queue_bytes != 0 && ch[i].send_queue_bytes < ch[i].max_msg_bytes)) {
             PX_ERROR(MOD,
                      "p2p config: bad channel (ids unique, priority >= 1, send_queue_msgs "
-                     "1..65536, max_msg_bytes 1..64MiB)",
+                     "1..65536, max_msg_bytes 1..64MiB, send_queue_bytes 0 or >= max_msg_bytes)",
                      "channel=%u", (unsigned)ch[i].id);
             return PX_ECONFIG;
         }
@@ -1061,6 +1248,23 @@ int p2p_new(const struct p2p_config *cfg, struct p2p **out)
                  "max, pong timeout > ping interval)",
                  "ping_interval_ms=%u pong_timeout_ms=%u", cfg->ping_interval_ms,
                  cfg->pong_timeout_ms);
+        goto fail;
+    }
+    if (cfg->max_inbound_per_ip == 0 || cfg->max_inbound_handshakes == 0 ||
+        cfg->max_inbound_handshakes > MAX_HANDSHAKES || cfg->max_inbound_handshakes_per_ip == 0) {
+        PX_ERROR(MOD,
+                 "p2p config: bad inbound limits (need max_inbound_per_ip >= 1, "
+                 "max_inbound_handshakes 1..1024, max_inbound_handshakes_per_ip >= 1)",
+                 "max_inbound_per_ip=%u max_inbound_handshakes=%u max_inbound_handshakes_per_ip=%u",
+                 cfg->max_inbound_per_ip, cfg->max_inbound_handshakes,
+                 cfg->max_inbound_handshakes_per_ip);
+        goto fail;
+    }
+    p2p_lograte_init(&p->lr, cfg->refused_log_interval_ms);
+    p->hs_list = calloc(cfg->max_inbound_handshakes, sizeof(*p->hs_list));
+    p->hs_conns = calloc(cfg->max_inbound_handshakes, sizeof(*p->hs_conns));
+    if (!p->hs_list || !p->hs_conns) {
+        rc = PX_ENOMEM;
         goto fail;
     }
     size_t n_ch = cfg->n_channels;
@@ -1173,6 +1377,9 @@ void p2p_stop(struct p2p *p)
         nng_thread_destroy(p->thr); /* joins: every connection reaped */
         p->thr = NULL;
     }
+    nng_mtx_lock(p->mtx);
+    log_summaries(p, nng_clock(), true); /* nothing counted is lost */
+    nng_mtx_unlock(p->mtx);
     p->stopped = true;
     PX_INFO(MOD, "stopped", "node_id=%s", p->id);
 }
@@ -1189,6 +1396,8 @@ void p2p_free(struct p2p *p)
             nng_stream_dialer_free(p->pp[i].d);
     }
     free(p->pp);
+    free(p->hs_list);
+    free(p->hs_conns);
     if (p->accept_aio)
         nng_aio_free(p->accept_aio);
     if (p->l)
@@ -1224,10 +1433,12 @@ static int check_msg(struct p2p *p, uint8_t channel, size_t len, int *idx)
 static bool enqueue(struct conn *c, int idx, struct buf *b)
 {
     struct chan_q *q = &c->ch[idx];
-    if (q->len == q->cap)
+    size_t max_bytes = c->p->ch[idx].send_queue_bytes;
+    if (q->len == q->cap || (q->len > 0 && max_bytes && q->bytes + b->len > max_bytes))
         return false;
     q->q[(q->head + q->len) % q->cap] = b;
     q->len++;
+    q->bytes += b->len;
     c->sched[idx].ready = true;
     b->refs++;
     tx_kick(c);

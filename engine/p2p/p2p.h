@@ -15,6 +15,11 @@
  * may call p2p_send / p2p_broadcast / p2p_peers / p2p_stats, never p2p_stop or p2p_free.
  * After p2p_stop returns no callback runs.
  *
+ * Inbound connections are admitted as p2p.c describes (a handshake budget with eviction,
+ * peer limits in total and per address once the dialler has authenticated, persistent
+ * peers always admitted); lines about connections that never became peers are rate
+ * limited and summarised.
+ *
  * Never delivers a byte that did not authenticate, never lets a peer make it allocate
  * beyond the configured bounds, never connects to itself.
  */
@@ -44,9 +49,12 @@ enum p2p_channel_id {
 
 struct p2p_channel_config {
     uint8_t id;
-    uint8_t priority;         /* 1..255; higher gets a larger share of the link */
-    uint32_t send_queue_msgs; /* messages queued per peer before sends are refused */
-    uint32_t max_msg_bytes;   /* largest message in either direction */
+    uint8_t priority;          /* 1..255; higher gets a larger share of the link */
+    uint32_t send_queue_msgs;  /* messages queued per peer before sends are refused */
+    uint32_t max_msg_bytes;    /* largest message in either direction */
+    uint32_t send_queue_bytes; /* bytes queued per peer before sends are refused (a message
+                                  into an empty queue always fits); 0: no bound but
+                                  send_queue_msgs * max_msg_bytes */
 };
 
 /* A message from an authenticated peer. data is borrowed for the call only. */
@@ -63,18 +71,29 @@ struct p2p_config {
     size_t node_key_len;
     const char *const *persistent_peers; /* "id@host:port" each */
     size_t n_persistent_peers;
-    uint32_t max_inbound;  /* connections accepted, handshaking ones included */
-    uint32_t max_outbound; /* connections dialled */
-    uint32_t handshake_timeout_ms;
-    uint32_t dial_backoff_min_ms; /* first redial delay; doubles per failure */
-    uint32_t dial_backoff_max_ms; /* cap of the redial delay */
-    uint32_t ban_ms;              /* how long a misbehaving peer is refused */
-    bool ban_ip;                  /* also refuse the address of a peer that failed before
-                                     authenticating (garbage, bad handshake) */
-    bool ban_loopback;            /* ... even a loopback address (127.0.0.0/8, ::1), which local
-                                     testnets and sentries share with honest peers */
-    uint32_t ping_interval_ms;    /* ping a peer silent this long */
-    uint32_t pong_timeout_ms;     /* drop a peer silent this long */
+    uint32_t max_inbound;            /* authenticated peers that dialled us; persistent peers are
+                                        admitted beyond it (they still count) */
+    uint32_t max_outbound;           /* connections dialled */
+    uint32_t max_inbound_per_ip;     /* authenticated inbound peers from one address (an IPv6
+                                        address: its /64); persistent peers are exempt */
+    uint32_t max_inbound_handshakes; /* inbound connections not yet authenticated (they take
+                                        no peer slot); a new one beyond evicts one of them
+                                        (p2p_admit.h says which) */
+    uint32_t max_inbound_handshakes_per_ip; /* ... of those from one address */
+    uint32_t handshake_timeout_ms;          /* time from accept or dial to authenticated */
+    uint32_t dial_backoff_min_ms;           /* first redial delay; doubles per failure */
+    uint32_t dial_backoff_max_ms;           /* cap of the redial delay */
+    uint32_t ban_ms;                        /* how long a misbehaving peer is refused */
+    bool ban_ip;                            /* also refuse the address of a peer that failed before
+                                               authenticating (garbage, bad handshake) */
+    bool ban_loopback;                /* ... even a loopback address (127.0.0.0/8, ::1), which local
+                                         testnets and sentries share with honest peers */
+    uint32_t ping_interval_ms;        /* ping a peer silent this long */
+    uint32_t pong_timeout_ms;         /* drop a peer silent this long */
+    uint32_t refused_log_interval_ms; /* lines about connections that never became peers
+                                         (refused, dropped, banned): at most one per reason
+                                         per this interval, then a summary with the count;
+                                         0: every line */
     const struct p2p_channel_config *channels; /* NULL: p2p_default_channels */
     size_t n_channels;
     p2p_recv_fn recv_cb;
@@ -83,10 +102,11 @@ struct p2p_config {
     void *user;
 };
 
-/* Defaults: listen 0.0.0.0:26656, 40 inbound, 10 outbound, handshake 10 s, backoff
- * 500 ms .. 60 s, ban 10 min (ids; addresses too, except loopback ones), ping 10 s, pong
- * timeout 45 s (also: a peer that reads nothing for that long is dropped), the default
- * channels.
+/* Defaults: listen 0.0.0.0:26656, 40 inbound peers (4 per address), 10 outbound, 16
+ * inbound connections in handshake (8 per address), handshake 5 s, backoff 500 ms .. 60 s,
+ * ban 10 min (ids; addresses too, except loopback ones), ping 10 s, pong timeout 45 s (also:
+ * a peer that reads nothing for that long is dropped), refused-connection lines summarised
+ * every 10 s, the default channels.
  * The caller still sets node_key and the callbacks. */
 void p2p_config_default(struct p2p_config *cfg);
 /* The seven channels with their default priority, queue and size limits. */
@@ -102,6 +122,8 @@ struct p2p_stats {
     uint32_t peers, inbound, outbound, handshaking;
     uint64_t refused_banned; /* inbound connections refused: address or id banned */
     uint64_t refused_full;   /* inbound connections refused: max_inbound reached */
+    uint64_t refused_per_ip; /* inbound connections refused: max_inbound_per_ip reached */
+    uint64_t evicted;        /* inbound connections in handshake evicted for newer ones */
     uint64_t misbehaved;     /* connections dropped for what the peer sent */
     uint64_t bans;           /* ids or addresses banned since start */
     uint64_t dials, dial_failures;

@@ -8,6 +8,7 @@
 
 #include "cmsg.h"
 #include "codec.h"
+#include "p2p_bucket.h"
 #include "px_error.h"
 #include "px_log.h"
 
@@ -38,6 +39,8 @@ struct peer {
     uint64_t marks_height; /* the height the marks are for */
     struct rmarks marks[CS_ROUND_SLOTS];
     uint64_t catchup_height, catchup_at;
+    struct p2p_bucket block_requests; /* BlockRequests answered */
+    uint64_t block_requests_refused;  /* over the rate, not answered (since up) */
 };
 
 struct cons_reactor {
@@ -49,6 +52,7 @@ struct cons_reactor {
     int32_t st_round;
     int st_step;
     uint64_t st_sent_at;
+    uint32_t block_requests_per_s, block_request_burst;
 };
 
 int cons_reactor_new(struct csd *d, struct p2p *p2p, struct blockstore *bs,
@@ -66,8 +70,19 @@ int cons_reactor_new(struct csd *d, struct p2p *p2p, struct blockstore *bs,
     r->p2p = p2p;
     r->bs = bs;
     r->st_step = -1;
+    r->block_requests_per_s = CONS_REACTOR_BLOCK_REQUESTS_PER_S;
+    r->block_request_burst = CONS_REACTOR_BLOCK_REQUEST_BURST;
     *out = r;
     return 0;
+}
+
+void cons_reactor_set_limits(struct cons_reactor *r, uint32_t block_requests_per_s,
+                             uint32_t block_request_burst)
+{
+    if (block_requests_per_s)
+        r->block_requests_per_s = block_requests_per_s;
+    if (block_request_burst)
+        r->block_request_burst = block_request_burst;
 }
 
 void cons_reactor_free(struct cons_reactor *r)
@@ -183,6 +198,7 @@ void cons_reactor_receive(struct cons_reactor *r, const char *peer_id, uint8_t c
     }
     uint64_t our_h = csd_height(r->d);
     const char *bad = NULL;
+    char why[160];
     switch (m.kind) {
     case CMSG_NEW_ROUND_STEP:
         if (m.height == 0 || m.round < 0 || m.last_height >= m.height) {
@@ -247,7 +263,24 @@ void cons_reactor_receive(struct cons_reactor *r, const char *peer_id, uint8_t c
             marks_for(p, our_h, m.round)->votes[m.step == VOTE_TYPE_PRECOMMIT][m.index] = 1;
         break;
     case CMSG_BLOCK_REQUEST:
-        on_block_request(r, peer_id, m.height);
+        switch (p2p_bucket_take(&p->block_requests, mono_ns, r->block_requests_per_s,
+                                r->block_request_burst, r->block_request_burst)) {
+        case P2P_BUCKET_OK:
+            on_block_request(r, peer_id, m.height);
+            break;
+        case P2P_BUCKET_OVER: /* not answered: an honest requester asks again later */
+            if (p->block_requests_refused++ == 0)
+                PX_INFO(MOD, "peer asks for blocks faster than allowed: not answering the excess",
+                        "peer=%s block_requests_per_s=%u burst=%u", peer_id,
+                        r->block_requests_per_s, r->block_request_burst);
+            break;
+        case P2P_BUCKET_ABUSE:
+            snprintf(why, sizeof(why),
+                     "BlockRequest flood: %u requests over the limit of %u/s (burst %u)",
+                     r->block_request_burst, r->block_requests_per_s, r->block_request_burst);
+            bad = why;
+            break;
+        }
         break;
     case CMSG_BLOCK_RESPONSE:
         err = csd_on_decided(r->d, m.a, m.a_len, m.b, m.b_len, mono_ns, wall_ns);

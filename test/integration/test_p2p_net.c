@@ -3,9 +3,11 @@
  * sending garbage / nothing / an oversized frame / a bad handshake / a tampered or replayed
  * frame dropped and banned while the others keep exchanging, a wrong expected id, a
  * connection to ourselves, a duplicate connection replaced, a 4 MB message intact, a full
- * send queue refusing (try-send) and dropping (broadcast), and max_inbound / max_outbound
- * enforced. Every wait has a deadline (pxt_wait_until); every node is stopped and freed by
- * the test. */
+ * send queue refusing (try-send) and dropping (broadcast), max_inbound / max_outbound
+ * enforced, a restarted persistent peer getting through a flood of half-open connections
+ * (issue 21 #3), persistent peers admitted beyond the inbound limits, and the lines about
+ * a connect/close loop of strangers summarised (#8). Every wait has a deadline
+ * (pxt_wait_until); every node and flood thread is stopped by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,12 +25,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAIT_MS 20000
@@ -66,6 +71,68 @@ static bool log_has(const char *s)
 static bool log_has_cb(void *s)
 {
     return log_has(s);
+}
+
+/* Forget what was captured (a test that counts lines starts with room for them). */
+static void log_clear(void)
+{
+    pthread_mutex_lock(&log_mtx);
+    log_len = 0;
+    log_text[0] = '\0';
+    pthread_mutex_unlock(&log_mtx);
+}
+
+static size_t log_mark(void)
+{
+    pthread_mutex_lock(&log_mtx);
+    size_t m = log_len;
+    pthread_mutex_unlock(&log_mtx);
+    return m;
+}
+
+/* Lines of module p2p logged since mark that contain needle (NULL: any). */
+static size_t log_count_since(size_t mark, const char *needle)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&log_mtx);
+    for (const char *l = log_text + mark; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)len, l);
+        if (strstr(line, " p2p ") && (!needle || strstr(line, needle)))
+            n++;
+        l += len + (e ? 1 : 0);
+    }
+    pthread_mutex_unlock(&log_mtx);
+    return n;
+}
+
+/* Sum of count=K over the summary lines of module p2p since mark that contain needle. */
+static uint64_t log_summarised_since(size_t mark, const char *needle)
+{
+    uint64_t sum = 0;
+    pthread_mutex_lock(&log_mtx);
+    for (const char *l = log_text + mark; (l = strstr(l, "more connections refused")) != NULL;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)len, l);
+        const char *c = strstr(line, " count=");
+        unsigned long long k = 0;
+        if (c && (!needle || strstr(line, needle)) && sscanf(c, " count=%llu", &k) == 1)
+            sum += k;
+        l += len;
+    }
+    pthread_mutex_unlock(&log_mtx);
+    return sum;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* --- nodes ------------------------------------------------------------------------ */
@@ -246,6 +313,9 @@ static bool has_peers(void *u)
     return st.peers == c->want;
 }
 
+/* Each side of a connection sees the other up on its own time: the accepting side first,
+ * since it sends its auth frame only once the dialler's has arrived. A test that sends from
+ * the dialler waits for the dialler too. */
 static bool wait_peers(int node, uint32_t want)
 {
     struct peers_cond c = {node, want};
@@ -374,6 +444,8 @@ static void restarted_node_reconnected(void **state)
     node_start(1, to0);
     node_start(2, to0);
     assert_true(wait_peers(0, 2));
+    assert_true(wait_peers(1, 1)); /* the dialler sees it last (see wait_peers) */
+    assert_true(wait_peers(2, 1));
     send_seq(1, 0, 0, 10);
     expect_got(0, 1, 10);
     node_stop(0);
@@ -529,6 +601,7 @@ static void bad_clients_dropped_and_banned(void **state)
     node_start(0, NULL);
     node_start(1, to0);
     assert_true(wait_peers(0, 1));
+    assert_true(wait_peers(1, 1));
     uint32_t seq = 0;
 
     /* garbage instead of a hello */
@@ -650,6 +723,7 @@ static void bad_clients_dropped_and_banned(void **state)
     node_start_cfg(0, NULL, &over);
     node_start(1, to0);
     assert_true(wait_peers(0, 1));
+    assert_true(wait_peers(1, 1));
     fd = raw_connect(nodes[0].port);
     write_all(fd, http, strlen(http));
     assert_true(dropped(fd));
@@ -863,6 +937,18 @@ static void full_queue_refuses_and_drops(void **state)
     for (size_t k = 0; k < st.n_channels; k++)
         if (st.channels[k].id == P2P_CH_CONSENSUS_VOTE)
             assert_int_equal(st.channels[k].dropped, 1);
+    /* what a peer can make us queue on blocksync (answers to its requests) is bounded in
+     * bytes, 32 MiB, not only in messages (100 of up to 16 MiB each) */
+    uint8_t *mb = calloc(1, 1u << 20);
+    assert_non_null(mb);
+    int queued = 0;
+    for (rc = 0; queued < 200; queued++)
+        if ((rc = p2p_send(nodes[0].p, id, P2P_CH_BLOCKSYNC, mb, 1u << 20)) != 0)
+            break;
+    free(mb);
+    assert_int_equal(rc, PX_EAGAIN);
+    /* 32 x 1 MiB; the socket is full, so at most a message or two can have left */
+    assert_true(queued >= 32 && queued <= 34);
     close(f.fd);
     node_stop(0);
 }
@@ -938,6 +1024,368 @@ static void max_peers_enforced(void **state)
         node_stop(i);
 }
 
+/* --- hostile strangers (issue 21) ---------------------------------------------------- */
+
+/* Start node i with a config made by test_config and then changed by tweak (may be NULL);
+ * list: persistent peers ("id@host:port"). */
+static void node_start_with(int i, const char *const *list, size_t n,
+                            void (*tweak)(struct p2p_config *))
+{
+    char listen[64];
+    struct p2p_config cfg;
+    test_config(&cfg, &nodes[i], listen, sizeof(listen));
+    cfg.persistent_peers = list;
+    cfg.n_persistent_peers = n;
+    if (tweak)
+        tweak(&cfg);
+    assert_int_equal(p2p_new(&cfg, &nodes[i].p), 0);
+    assert_int_equal(p2p_start(nodes[i].p), 0);
+}
+
+/* A flood of half-open connections: up to FLOOD_FDS sockets to one port, each sending the
+ * first 32 bytes of a hello and holding; a socket the node closes is opened again (one
+ * connect every FLOOD_GAP_US at most). Bounded by count and time. */
+#define FLOOD_FDS 40
+#define FLOOD_GAP_US 200
+#define FLOOD_MAX_MS 60000
+#define FLOOD_MAX_CONNECTS 200000
+
+struct flood {
+    uint16_t port;
+    int fd[FLOOD_FDS];
+    pthread_t th;
+    atomic_bool stop, running;
+    atomic_uint_fast64_t connects;
+};
+
+static int flood_open(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    uint8_t part[32];
+    memcpy(part, P2P_HELLO_MAGIC, 4);
+    memset(part + 4, 0x5a, sizeof(part) - 4);
+    if (send(fd, part, sizeof(part), MSG_NOSIGNAL) != (ssize_t)sizeof(part)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *flood_main(void *u)
+{
+    struct flood *f = u;
+    uint64_t start = now_us(), last = 0;
+    for (int i = 0; i < FLOOD_FDS; i++)
+        f->fd[i] = -1;
+    while (!atomic_load(&f->stop) && now_us() - start < FLOOD_MAX_MS * 1000ull &&
+           atomic_load(&f->connects) < FLOOD_MAX_CONNECTS) {
+        /* reopen one closed socket per gap */
+        if (now_us() - last >= FLOOD_GAP_US) {
+            for (int i = 0; i < FLOOD_FDS; i++) {
+                if (f->fd[i] >= 0)
+                    continue;
+                last = now_us();
+                f->fd[i] = flood_open(f->port);
+                if (f->fd[i] >= 0)
+                    atomic_fetch_add(&f->connects, 1);
+                break;
+            }
+        }
+        struct pollfd pf[FLOOD_FDS];
+        int map[FLOOD_FDS], n = 0;
+        for (int i = 0; i < FLOOD_FDS; i++) {
+            if (f->fd[i] < 0)
+                continue;
+            pf[n] = (struct pollfd){.fd = f->fd[i], .events = POLLIN};
+            map[n++] = i;
+        }
+        struct timespec gap = {.tv_nsec = FLOOD_GAP_US * 1000};
+        if (ppoll(pf, (nfds_t)n, &gap, NULL) <= 0)
+            continue;
+        for (int k = 0; k < n; k++) {
+            if (!pf[k].revents)
+                continue;
+            uint8_t b[256];
+            ssize_t r = recv(pf[k].fd, b, sizeof(b), MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                close(pf[k].fd); /* the node closed it: open another */
+                f->fd[map[k]] = -1;
+            } /* else: the node's hello, ignored */
+        }
+    }
+    for (int i = 0; i < FLOOD_FDS; i++)
+        if (f->fd[i] >= 0)
+            close(f->fd[i]);
+    atomic_store(&f->running, false);
+    return NULL;
+}
+
+static void flood_start(struct flood *f, uint16_t port)
+{
+    memset(f, 0, sizeof(*f));
+    f->port = port;
+    atomic_store(&f->running, true);
+    assert_int_equal(pthread_create(&f->th, NULL, flood_main, f), 0);
+}
+
+static void flood_stop(struct flood *f)
+{
+    atomic_store(&f->stop, true);
+    pthread_join(f->th, NULL);
+}
+
+struct handshaking_cond {
+    int node;
+    uint32_t want;
+};
+
+static bool has_handshaking(void *u)
+{
+    struct handshaking_cond *c = u;
+    struct p2p_stats st;
+    p2p_stats(nodes[c->node].p, &st);
+    return st.handshaking >= c->want;
+}
+
+struct flood_cond {
+    struct flood *f;
+    uint64_t connects;
+};
+
+static bool flood_reached(void *u)
+{
+    struct flood_cond *c = u;
+    return atomic_load(&c->f->connects) >= c->connects;
+}
+
+static void flood_victim(struct p2p_config *cfg)
+{
+    /* fewer peer slots than the flood holds connections, and the handshake deadline of the
+     * issue's runs (20 s): the flood is never timed out during the test, only evicted */
+    cfg->max_inbound = 8;
+    cfg->handshake_timeout_ms = 20000;
+}
+
+static void half_open_flood_does_not_eclipse(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        node_init(i);
+    /* node 0 knows node 1 as a persistent peer at an address where nothing listens, so node
+     * 1 can only come in through node 0's listener, which is flooded */
+    char to1[128], to0[128];
+    snprintf(to1, sizeof(to1), "%s@127.0.0.1:%u", nodes[1].id, (unsigned)pxt_free_port());
+    peer_addr(to0, sizeof(to0), 0);
+    const char *l0[] = {to1}, *l1[] = {to0};
+    node_start_with(0, l0, 1, flood_victim);
+    node_start_with(1, l1, 1, NULL);
+    assert_true(wait_peers(0, 1));
+    struct flood fl;
+    flood_start(&fl, nodes[0].port);
+    struct handshaking_cond hc = {0, 6};
+    assert_true(pxt_wait_until(has_handshaking, &hc, WAIT_MS));
+    struct flood_cond fc = {&fl, 2 * FLOOD_FDS};
+    assert_true(pxt_wait_until(flood_reached, &fc, WAIT_MS)); /* every socket reopened */
+
+    /* node 1 restarts during the attack and must get back in */
+    node_stop(1);
+    assert_true(wait_peers(0, 0));
+    uint64_t before = atomic_load(&fl.connects);
+    uint64_t t0 = now_us();
+    node_start_with(1, l1, 1, NULL);
+    struct peers_cond c0 = {0, 1}, c1 = {1, 1};
+    bool back = pxt_wait_until(has_peers, &c0, 10000) && pxt_wait_until(has_peers, &c1, 10000);
+    uint64_t during = atomic_load(&fl.connects) - before;
+    fprintf(stderr, "# flood: %llu connections opened while node 1 reconnected (%s, %llu ms)\n",
+            (unsigned long long)during, back ? "it did" : "it did not",
+            (unsigned long long)((now_us() - t0) / 1000));
+    assert_true(atomic_load(&fl.running)); /* the attack went on all along */
+    assert_true(back);
+    /* and the two exchange and stay connected while the flood goes on */
+    send_seq(1, 0, 0, 50);
+    send_seq(0, 1, 0, 50);
+    expect_got(0, 1, 50);
+    expect_got(1, 0, 50);
+    hc.want = 4; /* the flood still holds connections in handshake */
+    assert_true(pxt_wait_until(has_handshaking, &hc, WAIT_MS));
+    assert_true(atomic_load(&fl.running));
+    struct p2p_stats st;
+    p2p_stats(nodes[0].p, &st);
+    assert_int_equal(st.peers, 1);
+    assert_true(st.evicted > 0);
+    assert_true(st.handshaking <= 16);
+    pthread_mutex_lock(&nodes[1].mtx);
+    assert_int_equal(nodes[1].ups - nodes[1].downs, 1);
+    pthread_mutex_unlock(&nodes[1].mtx);
+    flood_stop(&fl);
+    for (int i = 0; i < 2; i++)
+        node_stop(i);
+}
+
+static uint32_t tweak_max_inbound = 1, tweak_per_ip = 4;
+
+static void inbound_limits(struct p2p_config *cfg)
+{
+    cfg->max_inbound = tweak_max_inbound;
+    cfg->max_inbound_per_ip = tweak_per_ip;
+}
+
+/* An authenticated stranger (not a persistent peer of the node) with this key seed. */
+static void stranger_auth(struct fake *f, uint8_t seed_byte, uint16_t port)
+{
+    uint8_t seed[32];
+    memset(seed, seed_byte, sizeof(seed));
+    fake_hello(f, port);
+    fake_auth(f, seed, false);
+}
+
+static void inbound_limits_spare_persistent_peers(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        node_init(i);
+    char to1[128], to0[128];
+    snprintf(to1, sizeof(to1), "%s@127.0.0.1:%u", nodes[1].id, (unsigned)pxt_free_port());
+    peer_addr(to0, sizeof(to0), 0);
+    const char *l0[] = {to1}, *l1[] = {to0};
+
+    /* max_inbound 1: one stranger takes the slot, a second one is refused, the persistent
+     * peer still gets in */
+    tweak_max_inbound = 1;
+    tweak_per_ip = 4;
+    node_start_with(0, l0, 1, inbound_limits);
+    struct fake a, b;
+    stranger_auth(&a, 0x61, nodes[0].port);
+    assert_true(wait_peers(0, 1));
+    node_start_with(1, l1, 1, NULL);
+    assert_true(wait_peers(0, 2));
+    assert_true(wait_peers(1, 1));
+    send_seq(1, 0, 0, 20);
+    expect_got(0, 1, 20);
+    stranger_auth(&b, 0x62, nodes[0].port);
+    assert_true(dropped(b.fd));
+    close(b.fd);
+    assert_true(
+        pxt_wait_until(log_has_cb, (void *)"reason=\"max_inbound_peers reached\"", WAIT_MS));
+    struct p2p_stats st;
+    p2p_stats(nodes[0].p, &st);
+    assert_int_equal(st.inbound, 2);
+    assert_int_equal(st.refused_full, 1);
+    node_stop(0);
+    close(a.fd);
+
+    /* max_inbound_peers_per_ip 1: the second stranger from 127.0.0.1 is refused, the
+     * persistent peer from the same address is not */
+    tweak_max_inbound = 8;
+    tweak_per_ip = 1;
+    memset(nodes[0].next_seq, 0, sizeof(nodes[0].next_seq));
+    memset(nodes[0].got, 0, sizeof(nodes[0].got));
+    node_start_with(0, l0, 1, inbound_limits);
+    assert_true(wait_peers(0, 1)); /* node 1 redials */
+    assert_true(wait_peers(1, 1));
+    stranger_auth(&a, 0x63, nodes[0].port);
+    assert_true(wait_peers(0, 2));
+    stranger_auth(&b, 0x64, nodes[0].port);
+    assert_true(dropped(b.fd));
+    close(b.fd);
+    assert_true(
+        pxt_wait_until(log_has_cb, (void *)"reason=\"max_inbound_peers_per_ip reached\"", WAIT_MS));
+    p2p_stats(nodes[0].p, &st);
+    assert_int_equal(st.peers, 2);
+    assert_int_equal(st.refused_per_ip, 1);
+    send_seq(1, 0, 0, 20);
+    expect_got(0, 1, 20);
+    close(a.fd);
+    node_stop(1);
+    node_stop(0);
+}
+
+static void log_every_stranger(struct p2p_config *cfg)
+{
+    cfg->max_inbound = 1;
+    cfg->refused_log_interval_ms = 1000;
+}
+
+static bool idle_handshakes(void *u)
+{
+    struct p2p_stats st;
+    p2p_stats(nodes[*(int *)u].p, &st);
+    return st.handshaking == 0;
+}
+
+static void stranger_lines_are_summarised(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        node_init(i);
+    char to0[128];
+    peer_addr(to0, sizeof(to0), 0);
+    const char *l1[] = {to0};
+    log_clear();
+    node_start_with(0, NULL, 0, log_every_stranger);
+    node_start_with(1, l1, 1, NULL);
+    assert_true(wait_peers(0, 1)); /* node 0 is full */
+    size_t mark = log_mark();
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n--------------";
+    enum { CLOSERS = 300, GARBAGE = 100, STRANGERS = 60 };
+    /* a connect/close loop; garbage senders (loopback: dropped, never banned by address);
+     * authenticated strangers refused because the node is full */
+    for (int i = 0; i < CLOSERS; i++)
+        close(raw_connect(nodes[0].port));
+    for (int i = 0; i < GARBAGE; i++) {
+        int fd = raw_connect(nodes[0].port);
+        write_all(fd, http, strlen(http));
+        close(fd);
+    }
+    /* the node has taken every one of them when it has taken the next one (it answers with
+     * its hello or closes), and dealt with them when none is left in handshake */
+    int fd = raw_connect(nodes[0].port);
+    uint8_t one;
+    (void)recv(fd, &one, 1, 0);
+    close(fd);
+    int zero = 0;
+    assert_true(pxt_wait_until(idle_handshakes, &zero, WAIT_MS));
+    size_t lines = log_count_since(mark, NULL);
+    fprintf(stderr, "# %d connect/close and garbage strangers made %zu p2p log lines\n",
+            CLOSERS + GARBAGE, lines);
+    /* about one line per reason per second (and its summary), not one per connection */
+    assert_true(lines <= 20);
+    for (int i = 0; i < STRANGERS; i++) {
+        struct fake f;
+        stranger_auth(&f, (uint8_t)(0x80 + i), nodes[0].port);
+        assert_true(dropped(f.fd));
+        close(f.fd);
+    }
+    assert_true(pxt_wait_until(idle_handshakes, &zero, WAIT_MS));
+    lines = log_count_since(mark, NULL);
+    fprintf(stderr, "# %d strangers made %zu p2p log lines\n", CLOSERS + GARBAGE + STRANGERS + 1,
+            lines);
+    assert_true(lines <= 40);
+    assert_true(log_count_since(mark, "refused inbound peer") >= 1);
+    /* what was held back is reported in the summaries (at the latest at stop): nothing is
+     * silently lost */
+    struct p2p_stats st;
+    p2p_stats(nodes[0].p, &st);
+    assert_int_equal(st.peers, 1);
+    node_stop(1);
+    node_stop(0);
+    uint64_t summarised = log_summarised_since(mark, NULL);
+    uint64_t refused = log_summarised_since(mark, "max_inbound_peers reached");
+    fprintf(stderr, "# summaries account for %llu events (%llu refusals)\n",
+            (unsigned long long)summarised, (unsigned long long)refused);
+    assert_true(refused >= STRANGERS - 3);
+    assert_true(summarised >= CLOSERS + GARBAGE + STRANGERS - 20);
+    (void)one;
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -953,6 +1401,9 @@ int main(void)
         cmocka_unit_test(four_mb_message),
         cmocka_unit_test(full_queue_refuses_and_drops),
         cmocka_unit_test(max_peers_enforced),
+        cmocka_unit_test(half_open_flood_does_not_eclipse),
+        cmocka_unit_test(inbound_limits_spare_persistent_peers),
+        cmocka_unit_test(stranger_lines_are_summarised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
