@@ -498,8 +498,8 @@ int privval_health(const struct privval *pv, char *why, size_t why_cap)
                                                   : "see the node's log";
     return set_err(why, why_cap, pv->last_err,
                    "the validator's signer cannot persist %s (%s): its signature at height %" PRId64
-                   " round %" PRId32 " (%s) was refused (%" PRIu64
-                   " failures so far) and it tries again at the next one; %s",
+                   " round %" PRId32 " (%s) was refused (failed writes so far: %" PRIu64
+                   ") and it tries again at the next one; %s",
                    pv->state_path, px_strerror(pv->last_err), pv->fail_height, pv->fail_round,
                    step_name(pv->fail_step), pv->failures, fix);
 }
