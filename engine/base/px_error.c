@@ -29,6 +29,8 @@ static const char *const texts[] = {
     [-PX_ECANCELED] = "cancelled",
     [-PX_EAPP] = "application error",
     [-PX_EINTERNAL] = "internal error",
+    [-PX_ENOFD] = "too many open files (out of file descriptors)",
+    [-PX_ENOSPC] = "no space left on device",
 };
 
 const char *px_strerror(int err)
@@ -66,6 +68,12 @@ int px_err_from_errno(int errnum)
         return PX_ETOOBIG;
     case ECANCELED:
         return PX_ECANCELED;
+    case EMFILE:
+    case ENFILE:
+        return PX_ENOFD;
+    case ENOSPC:
+    case EDQUOT:
+        return PX_ENOSPC;
     case EPIPE:
     case ECONNRESET:
     case ECONNREFUSED:

@@ -32,7 +32,12 @@ enum px_error {
     PX_ECANCELED = -19, /* the operation was cancelled (shutdown) */
     PX_EAPP = -20,      /* the application answered with an error or went away */
     PX_EINTERNAL = -21, /* a bug: an invariant did not hold */
+    PX_ENOFD = -22,     /* out of file descriptors (EMFILE, ENFILE): transient */
+    PX_ENOSPC = -23,    /* no space left on the device or quota (ENOSPC, EDQUOT): transient */
 };
+
+/* The lowest (most negative) code: px_strerror knows every code from here to 0. */
+#define PX_ERR_LOWEST PX_ENOSPC
 
 /* Text for an error code: a short lower-case phrase. Never NULL; unknown codes give
  * "unknown error". */

@@ -108,6 +108,13 @@ struct csd {
     int32_t build_commit_round;
     struct block_id build_commit_id;
 
+    /* the last signing the signer refused for a transient cause (out of file descriptors,
+     * disk full): asked again on TIMER_RETRY while the core is still in its height and
+     * round; a newer signing request replaces it (the core asks in increasing order) */
+    int retry_sign; /* 0 none, 1 vote, 2 proposal */
+    struct vote retry_vote;
+    struct proposal retry_proposal;
+
     /* a validation the app could not answer (it was away): asked again on TIMER_RETRY */
     bool retry_validate;
     uint64_t retry_validate_height;
@@ -424,6 +431,20 @@ static void log_signature(const char *what, uint64_t height, int32_t round, cons
             (unsigned long long)height, round, hx);
 }
 
+/* After a refusal: true (and a retry is scheduled) if the signer can sign later — its write
+ * failed for a cause that goes away (privval_err_is_transient). The core asks for each of
+ * its signatures once, so without this a validator that lost one vote to a short
+ * descriptor or disk shortage would stay silent for the rest of the round, and with enough
+ * such validators no round would ever end. */
+static bool sign_later(struct csd *d, int err, int kind)
+{
+    if (!privval_err_is_transient(err) || privval_failed(d->pv))
+        return false;
+    d->retry_sign = kind;
+    timerq_add(&d->timers, d->mono + RETRY_MS * 1000000ull, TIMER_RETRY, 0, 0, 0);
+    return true;
+}
+
 static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
 {
     if (!d->pv)
@@ -435,11 +456,17 @@ static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
         return;
     enum privval_step step =
         v.type == VOTE_TYPE_PREVOTE ? PRIVVAL_STEP_PREVOTE : PRIVVAL_STEP_PRECOMMIT;
+    d->retry_sign = 0;
     int err = privval_sign(d->pv, (int64_t)v.height, v.round, step, sb, sl, v.signature);
     if (err) {
         d->stats.sign_refusals++;
-        PX_ERROR(MOD, "signer refused a vote", "height=%llu round=%d type=%s err=\"%s\"",
-                 (unsigned long long)v.height, v.round, vote_type_name(v.type), px_strerror(err));
+        bool again = sign_later(d, err, 1);
+        if (again)
+            d->retry_vote = *unsigned_vote;
+        PX_ERROR(MOD,
+                 again ? "signer could not sign a vote now (will retry)" : "signer refused a vote",
+                 "height=%llu round=%d type=%s err=\"%s\"", (unsigned long long)v.height, v.round,
+                 vote_type_name(v.type), px_strerror(err));
         return;
     }
     d->stats.signed_votes++;
@@ -459,12 +486,19 @@ static void do_sign_proposal(struct csd *d, const struct proposal *unsigned_p)
     size_t sl;
     if (sign_bytes_proposal(&p, d->st->chain_id, sb, &sl) != 0)
         return;
+    d->retry_sign = 0;
     int err =
         privval_sign(d->pv, (int64_t)p.height, p.round, PRIVVAL_STEP_PROPOSE, sb, sl, p.signature);
     if (err) {
         d->stats.sign_refusals++;
-        PX_ERROR(MOD, "signer refused a proposal", "height=%llu round=%d err=\"%s\"",
-                 (unsigned long long)p.height, p.round, px_strerror(err));
+        bool again = sign_later(d, err, 2);
+        if (again)
+            d->retry_proposal = *unsigned_p;
+        PX_ERROR(MOD,
+                 again ? "signer could not sign a proposal now (will retry)"
+                       : "signer refused a proposal",
+                 "height=%llu round=%d err=\"%s\"", (unsigned long long)p.height, p.round,
+                 px_strerror(err));
         return;
     }
     d->stats.signed_proposals++;
@@ -1240,6 +1274,20 @@ out:
     return err;
 }
 
+/* Ask the signer again for the signature it could not give (sign_later), if the core
+ * still wants it: same height and round (the core moved on otherwise, and asks anew). */
+static void retry_signing(struct csd *d)
+{
+    int kind = d->retry_sign;
+    struct vote v = d->retry_vote;
+    struct proposal p = d->retry_proposal;
+    d->retry_sign = 0;
+    if (kind == 1 && v.height == csd_height(d) && v.round == csd_round(d))
+        do_sign_vote(d, &v);
+    else if (kind == 2 && p.height == csd_height(d) && p.round == csd_round(d))
+        do_sign_proposal(d, &p);
+}
+
 int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
 {
     if (d->fatal)
@@ -1249,6 +1297,7 @@ int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
     while (!d->fatal && timerq_pop_due(&d->timers, mono_ns, &it)) {
         if (it.kind == TIMER_RETRY) {
             try_apply(d);
+            retry_signing(d);
             if (d->retry_validate) {
                 d->retry_validate = false;
                 if (d->retry_validate_height == csd_height(d))

@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,9 @@ struct node {
     struct metrics_std ms;
     pthread_mutex_t status_lock;
     struct rpc_status status; /* guarded by status_lock: read by RPC threads */
+    int signer_err;           /* guarded by status_lock: privval_health, with its sentence */
+    char signer_why[PRIVVAL_ERR_MAX];
+    uint64_t signer_failures; /* consensus thread: privval_failures when last looked at */
     uint64_t total_txs;
     uint64_t last_block_time_ns;
     struct validator_set *vals_prev; /* the set of the height before the last committed one */
@@ -209,6 +213,25 @@ static void update_metrics(struct node *n)
     metrics_set(n->ms.rounds, NULL, csd_round(n->csd));
 }
 
+/* The signer's health for /health, /status and the metrics: looked at after every event
+ * (cheap), copied only when it changed. Consensus thread. */
+static void update_signer(struct node *n, bool force)
+{
+    uint64_t failures = privval_failures(n->pv);
+    int err = privval_health(n->pv, NULL, 0);
+    if (!force && failures == n->signer_failures && err == n->signer_err)
+        return; /* signer_err is written on this thread only: reading it unlocked is fine */
+    char why[PRIVVAL_ERR_MAX] = "";
+    privval_health(n->pv, why, sizeof(why));
+    pthread_mutex_lock(&n->status_lock);
+    n->signer_err = err;
+    memcpy(n->signer_why, why, sizeof(why));
+    pthread_mutex_unlock(&n->status_lock);
+    n->signer_failures = failures;
+    metrics_set(n->ms.signer_failures, NULL, (double)failures);
+    metrics_set(n->ms.signer_ok, NULL, err == 0 ? 1 : 0);
+}
+
 /* Prevote participation: which validators' prevotes of the deciding round we saw. */
 static void count_prevotes(struct node *n, const struct validator_set *vals, int32_t round)
 {
@@ -309,6 +332,17 @@ static int rpc_status_cb(struct rpc_status *out, void *user)
     return 0;
 }
 
+static int rpc_signer_cb(char *why, size_t why_cap, void *user)
+{
+    struct node *n = user;
+    pthread_mutex_lock(&n->status_lock);
+    int err = n->signer_err;
+    if (err && why_cap)
+        snprintf(why, why_cap, "%s", n->signer_why);
+    pthread_mutex_unlock(&n->status_lock);
+    return err;
+}
+
 static int rpc_submit_cb(const uint8_t *tx, size_t len, struct rpc_tx_check *out, void *user)
 {
     struct node *n = user;
@@ -324,6 +358,30 @@ static int rpc_submit_cb(const uint8_t *tx, size_t len, struct rpc_tx_check *out
 }
 
 /* ---- start-up ------------------------------------------------------------------------ */
+
+/* Let the process open as many files as its hard limit allows (systemd's default soft limit
+ * is 1024): the consensus path keeps its descriptors open (WAL, stores, signer: privval
+ * opens nothing to sign), but the app connection, peers and RPC clients need new ones, and
+ * a low soft limit lets a few hundred idle clients take them all. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    unsigned long long was = (unsigned long long)rl.rlim_cur;
+    if (rl.rlim_cur == rl.rlim_max) {
+        PX_INFO(MOD, "open-file limit", "soft=%llu hard=%llu", was,
+                (unsigned long long)rl.rlim_max);
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        PX_WARN(MOD, "cannot raise the open-file limit to the hard limit", "soft=%llu hard=%llu",
+                was, (unsigned long long)rl.rlim_max);
+    else
+        PX_INFO(MOD, "raised the open-file limit to the hard limit", "from=%llu to=%llu", was,
+                (unsigned long long)rl.rlim_max);
+}
 
 static int fail(const char *what, const char *detail)
 {
@@ -566,6 +624,7 @@ static int start_rpc(struct node *n)
     env.mempool = n->mp;
     env.user = n;
     env.status = rpc_status_cb;
+    env.signer_health = rpc_signer_cb;
     env.submit_tx = rpc_submit_cb;
     rpc_env_use_abci(&env, n->app);
     int err = rpc_new(&env, &n->rpc);
@@ -636,6 +695,7 @@ static int run_loop(struct node *n)
             PX_ERROR(MOD, "consensus stopped on a local fault (see above); shutting down", NULL);
             return 1;
         }
+        update_signer(n, false);
         observe_steps(n, mono);
         if (mono >= next_gossip) {
             check_app(n);
@@ -691,6 +751,8 @@ int node_run(const struct node_options *opts)
     int rc = load_all(n);
     if (rc == 0 && px_log_set_spec(opts->log_spec ? opts->log_spec : n->cfg.log.level) != 0)
         rc = fail("bad log level spec", opts->log_spec ? opts->log_spec : n->cfg.log.level);
+    if (rc == 0)
+        raise_fd_limit();
     size_t caps[EVQ_CLASS_COUNT] = {1024, 8192, 1024};
     n->st = calloc(1, sizeof(*n->st));
     n->vals_prev = calloc(1, sizeof(*n->vals_prev));
@@ -725,6 +787,7 @@ int node_run(const struct node_options *opts)
         rc = start_consensus(n);
     if (rc == 0) {
         update_status(n);
+        update_signer(n, true);
         rc = start_rpc(n);
     }
     if (rc == 0) {

@@ -1,12 +1,31 @@
 /*
  * privval: the file signer with its double-sign guard (see privval.h).
  *
- * The in-memory state always equals the last state made durable: a new state is written
- * (fileio_write_atomic: temporary file, fsync, rename, fsync of the directory) before the
- * memory is updated and before the signature leaves this file. Any error on that path
- * marks the signer failed for good. This file must never release a signature whose state
- * is not on disk, and never sign at or below the stored (height, round, step) except to
- * return the very signature stored for identical sign bytes.
+ * This file must never release a signature whose state is not on disk, and never sign at
+ * or below the stored (height, round, step) except to return the very signature stored for
+ * identical sign bytes. The state is written through statefile, which opens nothing while
+ * writing, so a process out of file descriptors still signs.
+ *
+ * Why a failed write may be retried without risking a double sign. Let M be the state in
+ * memory (height/round/step, sign bytes, signature), D the state on disk, and "released"
+ * the signatures that left privval_sign with 0. Invariants, at every instant:
+ *   (I1) every released signature has an HRS <= M's, and the one at M's HRS (if any) is
+ *        M's signature of M's sign bytes;
+ *   (I2) D >= M in HRS; if D > M, D's signature was never released.
+ * A request is checked against M only. On success the new state N > M is durable (D = N)
+ * before memory becomes N and before the signature leaves: both hold. On a failed write
+ * nothing leaves and M stays; D is M or N (statefile: old or new content, never a mix),
+ * and N was not released: both hold. The next request, whatever its HRS above M, may then
+ * be signed and written over a D that is higher but unreleased — still safe, since no
+ * released signature is above M. A crash at any instant restarts from D: by (I1) and (I2)
+ * nothing released is above D, and at D's HRS only D's own bytes were ever released, so
+ * the reloaded guard refuses everything that could conflict. Re-signing the same bytes
+ * after a failure gives the same signature (Ed25519 is deterministic).
+ *
+ * So a failure is transient when the cause goes away by itself (out of file descriptors,
+ * disk or quota full, no memory): that request is refused and the next one tries again.
+ * Any other failure (an I/O error, permissions, the directory gone) stops the signer until
+ * a restart, and every later request gets that same error, not a generic one.
  */
 #include "privval.h"
 
@@ -16,6 +35,7 @@
 #include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
+#include "statefile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,7 +55,14 @@ struct privval {
     struct ed25519_pubkey pub;
     char *state_path;
     int lock_fd;
+    struct statefile *sf;
+    /* the last failure to persist (0 after a success) and where; failed: for good */
+    int last_err;
     bool failed;
+    uint64_t failures;
+    int64_t fail_height;
+    int32_t fail_round;
+    int fail_step;
     /* the last durable state */
     int64_t height;
     int32_t round;
@@ -215,8 +242,9 @@ bad:
                    what);
 }
 
-/* Temporary files of state writes cut short by a crash ("STATE.tmpXXXXXX", see fileio):
- * removed at open, while we hold the lock, so that crashes never accumulate them. */
+/* Temporary files of whole-file writes cut short by a crash ("STATE.tmpXXXXXX", see fileio:
+ * privval_state_create, `phalanx rollback`, and signers before statefile): removed at open,
+ * while we hold the lock, so that crashes never accumulate them. */
 static void remove_stale_tmp(const char *state_path)
 {
     char *a = strdup(state_path), *b = strdup(state_path);
@@ -276,6 +304,9 @@ int privval_open(const char *key_path, const char *state_path, struct privval **
     if (rc != 0)
         goto fail;
     remove_stale_tmp(state_path);
+    rc = statefile_open(state_path, &pv->sf, err, err_cap);
+    if (rc != 0)
+        goto fail;
     *out = pv;
     return 0;
 fail:
@@ -288,6 +319,7 @@ void privval_free(struct privval *pv)
     if (!pv)
         return;
     ed25519_privkey_wipe(&pv->priv);
+    statefile_close(pv->sf);
     if (pv->lock_fd >= 0)
         close(pv->lock_fd); /* releases the flock */
     free(pv->sign_bytes);
@@ -317,7 +349,7 @@ int privval_sign(struct privval *pv, int64_t height, int32_t round, enum privval
          step != PRIVVAL_STEP_PRECOMMIT))
         return PX_EINVAL;
     if (pv->failed)
-        return PX_ESTATE;
+        return pv->last_err; /* the cause, as when it happened */
     int c = hrs_cmp(height, round, step, pv->height, pv->round, pv->step);
     if (c < 0) {
         PX_WARN("privval", "refused to sign below the last signed height/round/step",
@@ -352,18 +384,37 @@ int privval_sign(struct privval *pv, int64_t height, int32_t round, enum privval
         free(copy);
         return rc;
     }
-    rc = fileio_write_atomic(pv->state_path, text, strlen(text), 0600, 0);
+    rc = statefile_write(pv->sf, text, strlen(text));
     free(text);
     if (rc != 0) {
-        /* The file may hold the old or the new state: we cannot know which, so nothing is
-         * released and nothing more will be signed until a restart reloads it. */
+        /* Nothing is released and memory keeps the last state we know is durable; the
+         * file holds that one or the new one, never released (see the top of the file). */
         free(copy);
-        pv->failed = true;
-        PX_ERROR("privval", "could not persist the signer state; refusing to sign until restarted",
-                 "file=%s height=%" PRId64 " round=%" PRId32 " step=%d err=\"%s\"", pv->state_path,
-                 height, round, (int)step, px_strerror(rc));
-        return PX_EIO;
+        pv->last_err = rc;
+        pv->failures++;
+        pv->fail_height = height;
+        pv->fail_round = round;
+        pv->fail_step = (int)step;
+        if (privval_err_is_transient(rc)) {
+            PX_ERROR("privval",
+                     "could not persist the signer state; nothing was signed, the next request "
+                     "tries again",
+                     "file=%s height=%" PRId64 " round=%" PRId32 " step=%d err=\"%s\"",
+                     pv->state_path, height, round, (int)step, px_strerror(rc));
+        } else {
+            pv->failed = true;
+            PX_ERROR("privval",
+                     "could not persist the signer state; refusing to sign until restarted "
+                     "(check the disk, then restart the node)",
+                     "file=%s height=%" PRId64 " round=%" PRId32 " step=%d err=\"%s\"",
+                     pv->state_path, height, round, (int)step, px_strerror(rc));
+        }
+        return rc;
     }
+    if (pv->last_err)
+        PX_INFO("privval", "the signer persists its state again", "file=%s failures=%" PRIu64,
+                pv->state_path, pv->failures);
+    pv->last_err = 0;
     free(pv->sign_bytes);
     pv->sign_bytes = copy;
     pv->sign_bytes_len = len;
@@ -408,4 +459,57 @@ void privval_address(const struct privval *pv, uint8_t out[PRIVVAL_ADDRESS_SIZE]
 bool privval_failed(const struct privval *pv)
 {
     return pv->failed;
+}
+
+bool privval_err_is_transient(int err)
+{
+    return err == PX_ENOFD || err == PX_ENOSPC || err == PX_ENOMEM || err == PX_EAGAIN;
+}
+
+static const char *step_name(int step)
+{
+    switch (step) {
+    case PRIVVAL_STEP_PROPOSE:
+        return "propose";
+    case PRIVVAL_STEP_PREVOTE:
+        return "prevote";
+    case PRIVVAL_STEP_PRECOMMIT:
+        return "precommit";
+    default:
+        return "none";
+    }
+}
+
+int privval_health(const struct privval *pv, char *why, size_t why_cap)
+{
+    if (pv->last_err == 0)
+        return 0;
+    if (pv->failed)
+        return set_err(why, why_cap, pv->last_err,
+                       "the validator's signer stopped signing at height %" PRId64 " round %" PRId32
+                       " (%s): writing %s failed (%s); nothing was signed since. "
+                       "Check the disk, then restart the node",
+                       pv->fail_height, pv->fail_round, step_name(pv->fail_step), pv->state_path,
+                       px_strerror(pv->last_err));
+    const char *fix = pv->last_err == PX_ENOFD
+                          ? "free file descriptors (limit RPC and p2p connections, raise the "
+                            "open-file limit: LimitNOFILE, ulimit -n)"
+                      : pv->last_err == PX_ENOSPC ? "free disk space on that file system"
+                                                  : "see the node's log";
+    return set_err(why, why_cap, pv->last_err,
+                   "the validator's signer cannot persist %s (%s): its signature at height %" PRId64
+                   " round %" PRId32 " (%s) was refused (failed writes so far: %" PRIu64
+                   ") and it tries again at the next one; %s",
+                   pv->state_path, px_strerror(pv->last_err), pv->fail_height, pv->fail_round,
+                   step_name(pv->fail_step), pv->failures, fix);
+}
+
+uint64_t privval_failures(const struct privval *pv)
+{
+    return pv->failures;
+}
+
+void privval_set_fault(struct privval *pv, statefile_fault_fn fn, void *user)
+{
+    statefile_set_fault(pv->sf, fn, user);
 }

@@ -3,13 +3,17 @@
  * (DESIGN §7). It keeps the last signed height/round/step (HRS), sign bytes and signature in
  * HOME/data/priv_validator_state.json (CometBFT's format) and:
  *
- *  - persists the new state (write temporary file, fsync, rename, fsync the directory)
- *    BEFORE it releases a signature;
+ *  - persists the new state (statefile: fill a scratch file, fsync, swap it with the state
+ *    file, fsync the directory) BEFORE it releases a signature; the write opens no file
+ *    descriptor, so a process out of them still signs;
  *  - refuses any (height, round, step) below the last one, and different sign bytes at the
  *    same HRS (PX_ECONFLICT);
  *  - returns the stored signature again for identical sign bytes at the same HRS;
- *  - fails closed: after any error writing its state it refuses every further request
- *    (PX_ESTATE), until the process starts again and reloads the state from disk;
+ *  - fails closed: a signature whose state could not be made durable is refused. When the
+ *    cause is transient (out of file descriptors, disk full: privval_err_is_transient) the
+ *    next request tries again; any other error (an I/O error) stops the signer, which then
+ *    refuses every request with that error until the process starts again and reloads the
+ *    state from disk. privval_health says which, in a sentence for /health;
  *  - holds an exclusive lock (STATE_PATH.lock) so two processes never share one state.
  *
  * Steps are ordered as CometBFT's: propose (1) < prevote (2) < precommit (3). Sign bytes
@@ -24,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "statefile.h"
 
 enum privval_step {
     PRIVVAL_STEP_NONE = 0, /* only in the initial state: nothing signed yet */
@@ -51,19 +57,24 @@ int privval_state_create(const char *state_path);
  * to do. Errors: PX_ENOTFOUND (key or state missing), PX_EDECODE / PX_ECRYPTO (bad key
  * file), PX_ECORRUPT (state unreadable, or its signature is not the key's signature of its
  * sign bytes), PX_EAGAIN (another process has this signer open), PX_EPERM, PX_EIO,
- * PX_ENOMEM. On success *out belongs to the caller (privval_free). */
+ * PX_ENOFD, PX_ENOSPC, PX_ENOMEM. Holds four descriptors while open: the lock, the state
+ * directory, the state file and its scratch file. On success *out belongs to the caller
+ * (privval_free). */
 int privval_open(const char *key_path, const char *state_path, struct privval **out, char *err,
                  size_t err_cap);
 
 /* Sign sign_bytes at (height, round, step); on success sig holds the signature, already
- * durable in the state file. Errors (sig untouched):
+ * durable in the state file. Errors (sig untouched, nothing signed):
  *   PX_EINVAL    height < 1, round < 0, step not propose/prevote/precommit, len 0 or above
  *                PRIVVAL_SIGN_BYTES_MAX;
  *   PX_ECONFLICT (height, round, step) below the last signed, or the same with different
  *                sign bytes (or with no stored signature);
- *   PX_EIO       the state could not be made durable: nothing released, signer now failed;
- *   PX_ESTATE    the signer failed earlier;
- *   PX_ENOMEM. */
+ *   PX_ENOFD, PX_ENOSPC, PX_EAGAIN, PX_ENOMEM
+ *                transient: the state could not be made durable (or memory was short) now;
+ *                the signer keeps working and a later request may succeed;
+ *   PX_EIO, PX_EPERM, PX_ENOTFOUND, ...
+ *                the state could not be made durable and the signer stopped
+ *                (privval_failed); this and every later request get this same code. */
 int privval_sign(struct privval *pv, int64_t height, int32_t round, enum privval_step step,
                  const uint8_t *sign_bytes, size_t len, uint8_t sig[PRIVVAL_SIG_SIZE]);
 
@@ -78,7 +89,20 @@ int privval_last_signed(const struct privval *pv, const uint8_t **sign_bytes, si
                         const uint8_t **sig);
 void privval_pubkey(const struct privval *pv, uint8_t out[PRIVVAL_PUBKEY_SIZE]);
 void privval_address(const struct privval *pv, uint8_t out[PRIVVAL_ADDRESS_SIZE]);
+/* True once a non-transient error stopped the signer (until privval_free and a new open). */
 bool privval_failed(const struct privval *pv);
+/* True for the errors of privval_sign after which the signer keeps working and the same
+ * request may succeed later (see privval_sign). */
+bool privval_err_is_transient(int err);
+/* 0 while the signer signs: nothing tried yet, or its last write of the state succeeded.
+ * Otherwise the error of the last failed write (transient, or the one that stopped it),
+ * with a sentence in why (may be NULL): the file, the cause, the height/round/step
+ * refused, and the fix. */
+int privval_health(const struct privval *pv, char *why, size_t why_cap);
+/* Writes of the state that failed since privval_open. */
+uint64_t privval_failures(const struct privval *pv);
+/* Make steps of the state writes fail (statefile.h). Tests and the simulator only. */
+void privval_set_fault(struct privval *pv, statefile_fault_fn fn, void *user);
 
 /* Wipe the key, release the lock, free. NULL is fine. */
 void privval_free(struct privval *pv);

@@ -440,6 +440,11 @@ int metrics_std_register(struct metrics *m, struct metrics_std *o)
          N(k_time_buckets)},
         {&o->rpc_requests, "rpc_requests_total", METRIC_COUNTER, "JSON-RPC requests per method.",
          "method", NULL, 0},
+        {&o->signer_failures, "signer_failures_total", METRIC_COUNTER,
+         "Signatures refused because the signer could not persist its state.", NULL, NULL, 0},
+        {&o->signer_ok, "signer_ok", METRIC_GAUGE,
+         "1 while the validator's signer signs, 0 while it cannot persist its state.", NULL, NULL,
+         0},
     };
     for (size_t i = 0; i < N(defs); i++) {
         int err = metrics_define(m, defs[i].name, defs[i].type, defs[i].help, defs[i].label,

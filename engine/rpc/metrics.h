@@ -78,6 +78,9 @@ struct metrics_std {
     /* abci, crypto, rpc */
     struct metric *abci_method_timing_seconds /* label method */, *signature_verification_seconds,
         *rpc_requests /* label method */;
+    /* the validator's signer */
+    struct metric *signer_failures /* writes of its state that failed */,
+        *signer_ok /* 1 while it signs, 0 while it cannot persist its state */;
 };
 
 /* Define every metric of struct metrics_std in m. Errors: those of metrics_define. */

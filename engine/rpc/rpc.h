@@ -121,6 +121,11 @@ struct rpc_env {
     void *user; /* last argument of every callback */
     /* Required. 0 or a PX_E code. */
     int (*status)(struct rpc_status *out, void *user);
+    /* The validator's signer: 0 while it signs (or cannot be asked); otherwise the PX_E code
+     * of its failure with a sentence in why (what failed, where, the fix). While it is not
+     * 0, health answers a JSON-RPC error with that sentence and status says so in
+     * validator_info (signer_ok, signer_error). NULL: always 0. */
+    int (*signer_health)(char *why, size_t why_cap, void *user);
     /* CheckTx + add to the mempool + gossip (mempool_reactor_submit). Returns 0 when the
      * app answered (out->code says accepted or not); PX_E code otherwise (full mempool:
      * PX_EBOUND, duplicate: PX_EEXIST, too big: PX_ETOOBIG). NULL: broadcasts refused. */

@@ -273,9 +273,26 @@ static void *app_user(struct rpc *r)
     return r->env.abci ? (void *)r->env.abci : r->env.user;
 }
 
+/* The signer's health (env.signer_health): 0, or its error with the sentence in why. */
+static int signer_health(struct rpc *r, char *why, size_t cap)
+{
+    why[0] = '\0';
+    if (!r->env.signer_health)
+        return 0;
+    int err = r->env.signer_health(why, cap, r->env.user);
+    if (err < 0 && !why[0])
+        snprintf(why, cap, "the validator's signer is failing: %s", px_strerror(err));
+    return err < 0 ? err : 0;
+}
+
+/* CometBFT answers {} when the node is up. A validator whose signer cannot sign is not
+ * healthy, whatever else works: then a JSON-RPC error whose data says why. */
 static int m_health(struct rpc *r, json_t *p, json_t **out, struct rpc_error *e)
 {
-    (void)r, (void)p, (void)e;
+    (void)p;
+    char why[sizeof(e->data)];
+    if (signer_health(r, why, sizeof(why)) != 0)
+        FAIL(e, RPC_ERR_INTERNAL, "%s", why);
     *out = json_object();
     return 0;
 }
@@ -330,10 +347,14 @@ static int m_status(struct rpc *r, json_t *p, json_t **out, struct rpc_error *e)
     json_object_set_new(sync, "earliest_block_height", rpc_j_u64(base));
     json_object_set_new(sync, "earliest_block_time", rpc_j_time(earliest_time));
     json_object_set_new(sync, "catching_up", json_boolean(st.catching_up));
-    json_t *vi = json_pack("{s:o, s:o, s:o}", "address",
+    /* CometBFT's three fields, and two of ours that clients ignore */
+    char why[sizeof(e->data)];
+    bool signer_ok = signer_health(r, why, sizeof(why)) == 0;
+    json_t *vi = json_pack("{s:o, s:o, s:o, s:b, s:s}", "address",
                            rpc_j_hex(st.validator_address, st.is_validator ? 20 : 0), "pub_key",
                            rpc_j_pubkey(st.validator_pub_key), "voting_power",
-                           rpc_j_i64(st.is_validator ? st.voting_power : 0));
+                           rpc_j_i64(st.is_validator ? st.voting_power : 0), "signer_ok", signer_ok,
+                           "signer_error", why);
     *out = json_pack("{s:o, s:o, s:o}", "node_info", node_info(r), "sync_info", sync,
                      "validator_info", vi);
     return 0;

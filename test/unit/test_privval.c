@@ -1,6 +1,9 @@
 /* Unit tests of the file signer: every kind of regression refused, identical requests answered
- * with the stored signature, conflicts refused, refusal across a restart of the object, fail
- * closed on an I/O error, bad state files refused, one process at a time — and a crash test:
+ * with the stored signature, conflicts refused, refusal across a restart of the object,
+ * signing with file descriptors exhausted (EMFILE, the real thing), a transient failure
+ * refused and the next request signed, a failure at every step of the state write (ENOSPC
+ * transient, EIO fail closed until restart), never two signatures for one height/round/step,
+ * bad state files refused, one process at a time — and a crash test:
  * a child process signing increasing height/round/step is SIGKILLed at random instants many
  * times; after each kill the state file parses, holds at least everything released, and the
  * signer refuses to sign anything lower or conflicting. PX_PRIVVAL_KILLS sets the number of
@@ -19,11 +22,13 @@
 #include "px_test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -194,41 +199,259 @@ static void refusal_survives_restart(void **state)
     privval_free(pv);
 }
 
-static void fails_closed_on_io_error(void **state)
+/* ---- file descriptors exhausted, failed writes ------------------------------------------ */
+
+/* Every descriptor this process may open, taken (the soft limit lowered first so that this
+ * is quick), until hog_release gives them back. */
+struct fdhog {
+    struct rlimit saved;
+    int fds[256];
+    int n;
+};
+
+static void hog_fds(struct fdhog *h)
+{
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &h->saved), 0);
+    struct rlimit low = h->saved;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    h->n = 0;
+    int fd;
+    while (h->n < 256 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        h->fds[h->n++] = fd;
+    assert_int_equal(open("/dev/null", O_RDONLY | O_CLOEXEC), -1);
+    assert_int_equal(errno, EMFILE);
+}
+
+static void hog_release(struct fdhog *h)
+{
+    for (int i = 0; i < h->n; i++)
+        close(h->fds[i]);
+    h->n = 0;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &h->saved), 0);
+}
+
+/* Every signature released by a test, to check that no (height, round, step) ever had two. */
+struct ledger {
+    struct {
+        int64_t h;
+        int32_t r;
+        int s;
+        uint8_t sig[64];
+    } e[64];
+    int n;
+};
+
+static void released(struct ledger *l, int64_t h, int32_t r, int s, const uint8_t sig[64])
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->e[i].h == h && l->e[i].r == r && l->e[i].s == s && memcmp(l->e[i].sig, sig, 64) != 0)
+            fail_msg("two different signatures released at %" PRId64 "/%d/%d", h, r, s);
+    assert_true(l->n < 64);
+    l->e[l->n].h = h;
+    l->e[l->n].r = r;
+    l->e[l->n].s = s;
+    memcpy(l->e[l->n].sig, sig, 64);
+    l->n++;
+}
+
+/* Sign and, on success, record the release and check the signature. */
+static int sign(struct privval *pv, struct ledger *l, int64_t h, int32_t r, enum privval_step st,
+                const uint8_t *msg, size_t len)
+{
+    uint8_t sig[64];
+    int rc = privval_sign(pv, h, r, st, msg, len, sig);
+    if (rc == 0) {
+        verify(pv, msg, len, sig);
+        released(l, h, r, (int)st, sig);
+    }
+    return rc;
+}
+
+/* The flood of the finding: a process out of descriptors (EMFILE) still signs, because the
+ * state write opens none, and the state is on disk. */
+static void signs_with_descriptors_exhausted(void **state)
 {
     (void)state;
+    struct ledger l = {.n = 0};
     struct privval *pv = open_pv();
-    uint8_t s[64];
-    assert_int_equal(privval_sign(pv, 3, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A), s), 0);
-    size_t len;
-    char *saved = pxt_read_file(state_path, &len);
-    assert_non_null(saved);
-    /* make the rename fail: the state path becomes a directory */
-    assert_int_equal(unlink(state_path), 0);
-    assert_int_equal(mkdir(state_path, 0700), 0);
-    assert_int_equal(privval_sign(pv, 3, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A), s), PX_EIO);
-    assert_true(privval_failed(pv));
-    /* the disk is fine again, but the signer stays failed: even identical replays */
-    assert_int_equal(rmdir(state_path), 0);
-    assert_int_equal(pxt_write_file(state_path, saved, len), 0);
-    assert_int_equal(privval_sign(pv, 3, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A), s), PX_ESTATE);
-    assert_int_equal(privval_sign(pv, 4, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A), s), PX_ESTATE);
-    assert_int_equal(privval_sign(pv, 3, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A), s), PX_ESTATE);
-    /* no temporary files were left next to the state */
-    char tmpglob[400];
-    snprintf(tmpglob, sizeof(tmpglob), "ls %s | grep -c tmp >/dev/null", dir);
-    assert_int_not_equal(system(tmpglob), 0);
+    assert_int_equal(sign(pv, &l, 1, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), 0);
+    struct fdhog hog;
+    hog_fds(&hog);
+    int a = sign(pv, &l, 1, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A));
+    int b = sign(pv, &l, 1, 0, PRIVVAL_STEP_PRECOMMIT, B, sizeof(B));
+    int c = sign(pv, &l, 2, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A));
+    bool failed = privval_failed(pv);
+    hog_release(&hog);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 0);
+    assert_int_equal(c, 0);
+    assert_false(failed);
+    assert_int_equal(sign(pv, &l, 2, 0, PRIVVAL_STEP_PREVOTE, B, sizeof(B)), 0);
     privval_free(pv);
-    free(saved);
-    /* a restart reloads the durable state */
+    /* what was signed while out of descriptors is durable */
     pv = open_pv();
     int64_t h;
     int32_t r;
     enum privval_step st;
     privval_last(pv, &h, &r, &st);
-    assert_int_equal(h, 3);
+    assert_int_equal(h, 2);
+    assert_int_equal(st, PRIVVAL_STEP_PREVOTE);
+    assert_int_equal(sign(pv, &l, 2, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A)), PX_ECONFLICT);
+    privval_free(pv);
+}
+
+/* A file system without RENAME_EXCHANGE, and another thread of the process (an RPC accept)
+ * that takes every descriptor freed while `hog` is set, just before the signer opens its next
+ * scratch file: the signer's open then fails with a real EMFILE. */
+static struct fdhog *g_thief;
+
+static int no_exchange_and_a_thief(enum statefile_step step, void *user)
+{
+    (void)user;
+    if (step == STATEFILE_EXCHANGE)
+        return EINVAL;
+    if (step == STATEFILE_CREATE_SCRATCH && g_thief && g_thief->n < 256) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            g_thief->fds[g_thief->n++] = fd;
+    }
+    return 0;
+}
+
+/* On a file system without RENAME_EXCHANGE each write needs a new descriptor for the next
+ * scratch file. Out of descriptors, that signature is refused with "too many open files"
+ * (not an I/O error), the signer keeps working, /health's sentence says why, and once
+ * descriptors are back the next request is signed. Nothing is ever released twice. */
+static void transient_emfile_refused_then_signed(void **state)
+{
+    (void)state;
+    struct ledger l = {.n = 0};
+    struct privval *pv = open_pv();
+    privval_set_fault(pv, no_exchange_and_a_thief, NULL);
+    assert_int_equal(sign(pv, &l, 3, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), 0);
+    struct fdhog hog;
+    hog_fds(&hog);
+    g_thief = &hog;
+    /* the scratch file for this write was opened before: signed; the next one cannot be */
+    int rc1 = sign(pv, &l, 3, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A));
+    int rc2 = sign(pv, &l, 3, 0, PRIVVAL_STEP_PRECOMMIT, A, sizeof(A));
+    int rc3 = sign(pv, &l, 3, 0, PRIVVAL_STEP_PRECOMMIT, B, sizeof(B));
+    char why[512] = "";
+    int health = privval_health(pv, why, sizeof(why));
+    bool failed = privval_failed(pv);
+    g_thief = NULL;
+    hog_release(&hog);
+    assert_int_equal(rc1, 0);
+    assert_int_equal(rc2, PX_ENOFD);
+    assert_int_equal(rc3, PX_ENOFD);
+    assert_true(privval_err_is_transient(rc2));
+    assert_false(failed);
+    assert_int_equal(health, PX_ENOFD);
+    if (!strstr(why, "too many open files") || !strstr(why, state_path) ||
+        !strstr(why, "height 3 round 0 (precommit)") || !strstr(why, "tries again"))
+        fail_msg("health: %s", why);
+    assert_int_equal(privval_failures(pv), 2);
+    /* descriptors are back: the next request (other bytes: nothing was released) is signed */
+    assert_int_equal(sign(pv, &l, 3, 0, PRIVVAL_STEP_PRECOMMIT, B, sizeof(B)), 0);
+    assert_int_equal(privval_health(pv, why, sizeof(why)), 0);
+    assert_int_equal(sign(pv, &l, 3, 0, PRIVVAL_STEP_PRECOMMIT, B, sizeof(B)), 0);
+    assert_int_equal(sign(pv, &l, 3, 0, PRIVVAL_STEP_PRECOMMIT, A, sizeof(A)), PX_ECONFLICT);
+    assert_int_equal(sign(pv, &l, 4, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), 0);
+    privval_free(pv);
+    pv = open_pv();
+    int64_t h;
+    int32_t r;
+    enum privval_step st;
+    privval_last(pv, &h, &r, &st);
+    assert_int_equal(h, 4);
     assert_int_equal(st, PRIVVAL_STEP_PROPOSE);
     privval_free(pv);
+}
+
+struct fault {
+    enum statefile_step step;
+    int errnum;
+    int times; /* fail this many times, then succeed */
+};
+
+static int fault_fn(enum statefile_step step, void *user)
+{
+    struct fault *f = user;
+    if (step != f->step || f->times == 0)
+        return 0;
+    f->times--;
+    return f->errnum;
+}
+
+/* The height in the state file on disk, read without the signer. */
+static int64_t disk_height(void)
+{
+    size_t len;
+    char *text = pxt_read_file(state_path, &len);
+    assert_non_null(text);
+    const char *p = strstr(text, "\"height\": \"");
+    assert_non_null(p);
+    int64_t h = strtoll(p + 11, NULL, 10);
+    free(text);
+    return h;
+}
+
+/* A failure at every step of the write: ENOSPC refuses that signature only, with its own
+ * text, and the next request is signed; EIO stops the signer, and every later request gets
+ * EIO (not a generic "not valid in the current state") until a restart, which reloads a
+ * state that holds at least everything released. The file is never torn. */
+static void failure_at_every_step(void **state)
+{
+    (void)state;
+    const enum statefile_step steps[] = {STATEFILE_WRITE, STATEFILE_FSYNC, STATEFILE_EXCHANGE,
+                                         STATEFILE_FSYNC_DIR};
+    struct ledger l = {.n = 0};
+    int64_t h = 10;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        /* transient */
+        struct privval *pv = open_pv();
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), 0);
+        struct fault f = {steps[i], ENOSPC, 2};
+        privval_set_fault(pv, fault_fn, &f);
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PREVOTE, A, sizeof(A)), PX_ENOSPC);
+        int64_t d = disk_height();
+        assert_true(d == h); /* old state, or the new one at the same height: parses */
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PREVOTE, B, sizeof(B)), PX_ENOSPC);
+        char why[512];
+        assert_int_equal(privval_health(pv, why, sizeof(why)), PX_ENOSPC);
+        assert_non_null(strstr(why, "no space left on device"));
+        assert_false(privval_failed(pv));
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PREVOTE, B, sizeof(B)), 0);
+        assert_int_equal(privval_health(pv, NULL, 0), 0);
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PRECOMMIT, B, sizeof(B)), 0);
+        h++;
+        /* permanent */
+        struct fault g = {steps[i], EIO, 1};
+        privval_set_fault(pv, fault_fn, &g);
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), PX_EIO);
+        assert_true(privval_failed(pv));
+        /* the fault is gone, but the signer stays stopped, and says why */
+        assert_int_equal(sign(pv, &l, h, 0, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), PX_EIO);
+        assert_int_equal(sign(pv, &l, h, 1, PRIVVAL_STEP_PROPOSE, A, sizeof(A)), PX_EIO);
+        assert_int_equal(privval_health(pv, why, sizeof(why)), PX_EIO);
+        if (!strstr(why, "stopped signing") || !strstr(why, "restart") ||
+            !strstr(why, "input/output error"))
+            fail_msg("health: %s", why);
+        privval_free(pv);
+        /* restart: the state is the last released one, or the refused one (never released) */
+        pv = open_pv();
+        int64_t lh;
+        int32_t lr;
+        enum privval_step ls;
+        privval_last(pv, &lh, &lr, &ls);
+        assert_true((lh == h - 1 && ls == PRIVVAL_STEP_PRECOMMIT) ||
+                    (lh == h && ls == PRIVVAL_STEP_PROPOSE));
+        assert_int_equal(privval_health(pv, NULL, 0), 0);
+        assert_int_equal(sign(pv, &l, h, 1, PRIVVAL_STEP_PROPOSE, B, sizeof(B)), 0);
+        privval_free(pv);
+        h++;
+    }
 }
 
 static void bad_state_files_refused(void **state)
@@ -474,7 +697,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(signs_and_refuses_every_regression, setup, teardown),
         cmocka_unit_test_setup_teardown(refusal_survives_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(fails_closed_on_io_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(signs_with_descriptors_exhausted, setup, teardown),
+        cmocka_unit_test_setup_teardown(transient_emfile_refused_then_signed, setup, teardown),
+        cmocka_unit_test_setup_teardown(failure_at_every_step, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_state_files_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(sigkill_at_random_instants, setup, teardown),
     };

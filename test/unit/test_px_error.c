@@ -13,7 +13,7 @@
 static void every_code_has_distinct_text(void **state)
 {
     (void)state;
-    for (int a = PX_EINTERNAL; a <= 0; a++) {
+    for (int a = PX_ERR_LOWEST; a <= 0; a++) {
         const char *ta = px_strerror(a);
         assert_non_null(ta);
         assert_string_not_equal(ta, "unknown error");
@@ -26,7 +26,7 @@ static void unknown_codes(void **state)
 {
     (void)state;
     assert_string_equal(px_strerror(1), "unknown error");
-    assert_string_equal(px_strerror(PX_EINTERNAL - 1), "unknown error");
+    assert_string_equal(px_strerror(PX_ERR_LOWEST - 1), "unknown error");
     assert_string_equal(px_strerror(-100000), "unknown error");
 }
 
@@ -38,7 +38,12 @@ static void errno_mapping(void **state)
     assert_int_equal(px_err_from_errno(ENOENT), PX_ENOTFOUND);
     assert_int_equal(px_err_from_errno(EACCES), PX_EPERM);
     assert_int_equal(px_err_from_errno(ECONNRESET), PX_ECLOSED);
-    assert_int_equal(px_err_from_errno(ENOSPC), PX_EIO);
+    assert_int_equal(px_err_from_errno(ENOSPC), PX_ENOSPC);
+    assert_int_equal(px_err_from_errno(EDQUOT), PX_ENOSPC);
+    assert_int_equal(px_err_from_errno(EMFILE), PX_ENOFD);
+    assert_int_equal(px_err_from_errno(ENFILE), PX_ENOFD);
+    assert_string_equal(px_strerror(PX_ENOFD), "too many open files (out of file descriptors)");
+    assert_int_equal(px_err_from_errno(EIO), PX_EIO);
 }
 
 int main(void)

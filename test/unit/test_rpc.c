@@ -221,6 +221,17 @@ static int status_cb(struct rpc_status *out, void *user)
     return 0;
 }
 
+/* The node's signer as the RPC sees it: g_signer_err 0 (signing) or a PX_E code. */
+static int g_signer_err;
+static const char *g_signer_why = "";
+
+static int signer_cb(char *why, size_t cap, void *user)
+{
+    (void)user;
+    snprintf(why, cap, "%s", g_signer_why);
+    return g_signer_err;
+}
+
 /* Accept every tx but "reject-me"; "commit-me" is put in a new block at once and
  * published, as the node would after consensus. */
 static int submit_cb(const uint8_t *tx, size_t len, struct rpc_tx_check *out, void *user)
@@ -346,6 +357,7 @@ static int setup(void **state)
     env.metrics = g_metrics;
     env.metrics_std = &g_std;
     env.status = status_cb;
+    env.signer_health = signer_cb;
     env.submit_tx = submit_cb;
     env.check_tx = submit_cb;
     env.app_info = info_cb;
@@ -448,6 +460,49 @@ static void test_status_health(void **state)
     assert_true(json_is_false(json_object_get(json_object_get(r, "sync_info"), "catching_up")));
     assert_string_equal(sget(r, "validator_info.pub_key.type"), "tendermint/PubKeyEd25519");
     assert_string_equal(sget(r, "validator_info.voting_power"), "40");
+    json_decref(rep);
+}
+
+/* A validator whose signer cannot persist its state is not healthy (issue 21): health is an
+ * error with the signer's sentence while it fails and {} again once it signs; status keeps
+ * CometBFT's shape and says the same in validator_info. */
+static void test_health_reports_signer(void **state)
+{
+    (void)state;
+    json_t *rep = call("status", NULL);
+    json_t *vi = json_object_get(result_of(rep), "validator_info");
+    assert_true(json_is_true(json_object_get(vi, "signer_ok")));
+    assert_string_equal(sget(vi, "signer_error"), "");
+    json_decref(rep);
+
+    g_signer_err = PX_ENOFD;
+    g_signer_why = "the validator's signer cannot persist /h/data/priv_validator_state.json (too "
+                   "many open files (out of file descriptors)): its signature at height 7 round 0 "
+                   "(prevote) was refused";
+    rep = call("health", NULL);
+    assert_int_equal(error_code(rep), -32603);
+    json_t *e = json_object_get(rep, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "data")), g_signer_why);
+    json_decref(rep);
+    rep = call("status", NULL);
+    json_t *r = result_of(rep);
+    vi = json_object_get(r, "validator_info");
+    assert_true(json_is_false(json_object_get(vi, "signer_ok")));
+    assert_string_equal(sget(vi, "signer_error"), g_signer_why);
+    assert_string_equal(sget(r, "validator_info.voting_power"), "40");
+    assert_string_equal(sget(r, "sync_info.latest_block_height"), "3");
+    json_decref(rep);
+    /* no sentence from the node: the code's text */
+    g_signer_why = "";
+    rep = call("health", NULL);
+    assert_int_equal(error_code(rep), -32603);
+    e = json_object_get(rep, "error");
+    assert_non_null(strstr(json_string_value(json_object_get(e, "data")), "too many open files"));
+    json_decref(rep);
+
+    g_signer_err = 0;
+    rep = call("health", NULL);
+    assert_int_equal(json_object_size(result_of(rep)), 0);
     json_decref(rep);
 }
 
@@ -1470,6 +1525,8 @@ static void test_metrics(void **state)
     assert_non_null(strstr(text, "phalanx_rpc_requests_total{method=\"status\"}"));
     assert_non_null(strstr(text, "phalanx_metrics_dropped_total 1\n"));
     assert_non_null(strstr(text, "# TYPE phalanx_mempool_size gauge\n"));
+    assert_non_null(strstr(text, "# TYPE phalanx_signer_ok gauge\n"));
+    assert_non_null(strstr(text, "# TYPE phalanx_signer_failures_total counter\n"));
     free(resp);
 
     /* The parser itself rejects broken text (so it can fail). */
@@ -1540,6 +1597,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_health),
+        cmocka_unit_test(test_health_reports_signer),
         cmocka_unit_test(test_block_header_commit),
         cmocka_unit_test(test_results_chain_validators),
         cmocka_unit_test(test_tx_and_search),
