@@ -145,11 +145,16 @@ static const struct opt opts[] = {
     LIST("rpc", "cors_allowed_origins", rpc.cors_allowed_origins, S_CORS,
          "Origins allowed to call from a browser: \"*\" or \"http(s)://...\". At most 16."),
     U32("rpc", "max_body_bytes", rpc.max_body_bytes, 1024, 256u << 20, 1000000,
-        "Largest request body; larger requests are refused."),
+        "Largest request body (chunked bodies too); a larger request is answered with\n"
+        "HTTP 413 and a JSON-RPC error."),
     U32("rpc", "max_header_bytes", rpc.max_header_bytes, 1024, 16u << 20, 1048576,
-        "Largest total size of a request's HTTP headers."),
+        "Largest request line plus headers; larger is answered with HTTP 431."),
     U32("rpc", "max_open_connections", rpc.max_open_connections, 1, 100000, 900,
-        "Most simultaneous connections (HTTP and websocket)."),
+        "Most simultaneous connections (HTTP and websocket); beyond it new connections\n"
+        "are refused."),
+    U32("rpc", "max_connections_per_ip", rpc.max_connections_per_ip, 0, 100000, 100,
+        "Most simultaneous connections from one client address (0: no limit per\n"
+        "address). A proxy in front of the node counts as one address."),
     U32("rpc", "max_subscription_clients", rpc.max_subscription_clients, 0, 100000, 100,
         "Most websocket clients with subscriptions."),
     U32("rpc", "max_subscriptions_per_client", rpc.max_subscriptions_per_client, 0, 1000, 5,
@@ -157,9 +162,11 @@ static const struct opt opts[] = {
     BOOL("rpc", "unsafe", rpc.unsafe, 0,
          "Enable the unsafe methods (dial_peers, unsafe_flush_mempool)."),
     U32("rpc", "read_timeout_ms", rpc.read_timeout_ms, 100, 3600000, 10000,
-        "Time allowed to read a whole request."),
+        "Time allowed to read a whole request, counted from the connection (or from the\n"
+        "previous response on a keep-alive connection); then the connection is closed."),
     U32("rpc", "write_timeout_ms", rpc.write_timeout_ms, 100, 3600000, 10000,
-        "Time allowed to write a whole response."),
+        "Time allowed to write a whole response, or one websocket frame; then the\n"
+        "connection is closed."),
     U32("rpc", "timeout_broadcast_tx_commit_ms", rpc.timeout_broadcast_tx_commit_ms, 100, 3600000,
         10000, "How long broadcast_tx_commit waits for the transaction to commit."),
 

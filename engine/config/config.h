@@ -63,6 +63,7 @@ struct config_rpc {
     uint32_t max_body_bytes;
     uint32_t max_header_bytes;
     uint32_t max_open_connections;
+    uint32_t max_connections_per_ip;
     uint32_t max_subscription_clients;
     uint32_t max_subscriptions_per_client;
     bool unsafe;

@@ -614,6 +614,10 @@ static int start_rpc(struct node *n)
     env.cors_origins = cors;
     env.max_body_bytes = rc->max_body_bytes;
     env.max_open_connections = rc->max_open_connections;
+    env.max_connections_per_ip = rc->max_connections_per_ip;
+    env.max_header_bytes = rc->max_header_bytes;
+    env.read_timeout_ms = rc->read_timeout_ms;
+    env.write_timeout_ms = rc->write_timeout_ms;
     env.max_subscription_clients = rc->max_subscription_clients;
     env.max_subscriptions_per_client = rc->max_subscriptions_per_client;
     env.timeout_broadcast_tx_commit_ms = rc->timeout_broadcast_tx_commit_ms;

@@ -1,17 +1,14 @@
 /*
- * rpc: the server object (see rpc.h). nng's HTTP server accepts requests on its own
- * threads; the handler only checks the method and queues the request for one of
- * RPC_WORKERS worker threads (a bounded queue: max_open_connections requests in flight,
- * beyond that the answer is a JSON-RPC "server busy" error), so that a slow store read or
- * a broadcast_tx_commit wait never holds an nng thread. The event thread turns the heights
- * the node publishes into broadcast_tx_commit answers.
+ * rpc: the server object (see rpc.h): the JSON-RPC envelope, the GET form, and the event
+ * thread, which turns the heights the node publishes into websocket events and answers
+ * the broadcast_tx_commit calls parked with it (their tx committed, or their deadline
+ * passed). HTTP itself (connections, limits, worker pools) is rpc_http.c.
  *
  * JSON-RPC envelope rules (rpc-compat.md): "jsonrpc":"2.0", the request id echoed with its
  * JSON type, errors with HTTP 200. Must never call into the node except through the env
  * callbacks, nor write to the stores.
  */
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +23,6 @@
 #include "statestore.h"
 
 #include <sodium.h>
-
-struct rpc_job {
-    nng_aio *aio;
-    nng_http_req *req;
-    nng_http_conn *conn;
-    struct rpc_job *next;
-};
 
 /* ---- envelope ---- */
 
@@ -63,9 +53,15 @@ static json_t *error_reply(json_t *id, int code, const char *msg, const char *da
     return rpc_reply(id, NULL, &e);
 }
 
-json_t *rpc_handle_one(struct rpc *r, json_t *req, struct rpc_ws_client *ws)
+uint64_t rpc_now_ns(void)
 {
-    (void)ws;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+json_t *rpc_handle_one(struct rpc *r, json_t *req, struct rpc_park *park)
+{
     if (!json_is_object(req))
         return error_reply(NULL, RPC_ERR_INVALID_REQUEST, "Invalid Request",
                            "a request must be a JSON object");
@@ -119,9 +115,13 @@ json_t *rpc_handle_one(struct rpc *r, json_t *req, struct rpc_ws_client *ws)
         snprintf(err.data, sizeof err.data, "%s is only available over the websocket", method);
         rc = err.code;
     } else {
-        rc = rpc_call(r, method, named, &result, &err);
+        if (park != NULL)
+            park->id = id;
+        rc = rpc_call(r, method, named, &result, &err, park);
     }
     json_decref(named);
+    if (rc == 0 && park != NULL && park->parked)
+        return NULL;
     return rpc_reply(id, rc == 0 ? result : NULL, rc == 0 ? NULL : &err);
 }
 
@@ -140,17 +140,15 @@ static bool is_notification(json_t *req)
            json_is_string(json_object_get(req, "method"));
 }
 
-int rpc_handle_body(struct rpc *r, const char *body, size_t len, char **out)
+int rpc_handle_json(struct rpc *r, json_t *req, struct rpc_park *park, char **out)
 {
     *out = NULL;
-    json_error_t je;
-    json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (req == NULL)
-        return dump(error_reply(NULL, RPC_ERR_PARSE, "Parse error", je.text), out);
     if (!json_is_array(req)) {
         bool quiet = is_notification(req);
-        json_t *rep = rpc_handle_one(r, req, NULL);
+        json_t *rep = rpc_handle_one(r, req, quiet ? NULL : park);
         json_decref(req);
+        if (rep == NULL) /* parked, or no memory */
+            return park != NULL && park->parked ? 0 : PX_ENOMEM;
         if (quiet) {
             json_decref(rep);
             return 0; /* *out stays NULL: nothing to send */
@@ -181,6 +179,16 @@ int rpc_handle_body(struct rpc *r, const char *body, size_t len, char **out)
         return 0;
     }
     return dump(reps, out);
+}
+
+int rpc_handle_body(struct rpc *r, const char *body, size_t len, char **out)
+{
+    *out = NULL;
+    json_error_t je;
+    json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (req == NULL)
+        return dump(error_reply(NULL, RPC_ERR_PARSE, "Parse error", je.text), out);
+    return rpc_handle_json(r, req, NULL, out);
 }
 
 /* %XX and '+' decoding in place. */
@@ -241,6 +249,11 @@ static json_t *uri_value(char kind, const char *v)
 
 int rpc_handle_uri(struct rpc *r, const char *uri, char **out)
 {
+    return rpc_handle_uri_park(r, uri, NULL, out);
+}
+
+int rpc_handle_uri_park(struct rpc *r, const char *uri, struct rpc_park *park, char **out)
+{
     *out = NULL;
     json_t *id = json_integer(-1);
     char *copy = strdup(uri);
@@ -284,238 +297,25 @@ int rpc_handle_uri(struct rpc *r, const char *uri, char **out)
     }
     json_t *req = json_pack("{s:s, s:O, s:s, s:o}", "jsonrpc", "2.0", "id", id, "method", method,
                             "params", params);
-    rep = req ? rpc_handle_one(r, req, NULL)
+    rep = req ? rpc_handle_one(r, req, park)
               : error_reply(id, RPC_ERR_INTERNAL, "Internal error", "out of memory");
     json_decref(req);
 done:
     free(copy);
     json_decref(id);
+    if (rep == NULL) /* parked, or no memory */
+        return park != NULL && park->parked ? 0 : PX_ENOMEM;
     return dump(rep, out);
 }
 
-/* ---- HTTP ---- */
-
-static const char *allowed_origin(struct rpc *r, nng_http_req *req)
+const char *rpc_allowed_origin(struct rpc *r, const char *origin)
 {
-    const char *origin = nng_http_req_get_header(req, "Origin");
     if (origin == NULL || r->cors == NULL)
         return NULL;
     for (char **o = r->cors; *o; o++)
         if (strcmp(*o, "*") == 0 || strcmp(*o, origin) == 0)
             return strcmp(*o, "*") == 0 ? "*" : origin;
     return NULL;
-}
-
-static void respond(struct rpc *r, nng_aio *aio, nng_http_req *req, uint16_t status,
-                    const char *ctype, const char *body)
-{
-    nng_http_res *res;
-    if (nng_http_res_alloc(&res) != 0) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    nng_http_res_set_status(res, status);
-    if (ctype)
-        nng_http_res_set_header(res, "Content-Type", ctype);
-    const char *origin = r ? allowed_origin(r, req) : NULL;
-    if (origin != NULL) {
-        nng_http_res_set_header(res, "Access-Control-Allow-Origin", origin);
-        nng_http_res_set_header(res, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-        nng_http_res_set_header(res, "Access-Control-Allow-Headers",
-                                "Origin, Accept, Content-Type, X-Requested-With, X-Server-Time");
-    }
-    if (body != NULL && nng_http_res_copy_data(res, body, strlen(body)) != 0) {
-        nng_http_res_free(res);
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
-}
-
-static void serve(struct rpc *r, nng_aio *aio, nng_http_req *req, nng_http_conn *conn)
-{
-    const char *method = nng_http_req_get_method(req);
-    const char *uri = nng_http_req_get_uri(req);
-    if (strcmp(method, "GET") == 0 &&
-        (strcmp(uri, "/websocket") == 0 || strncmp(uri, "/websocket?", 11) == 0)) {
-        rpc_ws_upgrade(r, aio, req, conn);
-        return;
-    }
-    char *out = NULL;
-    int err;
-    if (strcmp(method, "POST") == 0) {
-        void *body;
-        size_t len;
-        nng_http_req_get_data(req, &body, &len);
-        err = rpc_handle_body(r, body ? body : "", len, &out);
-    } else {
-        while (*uri == '/')
-            uri++;
-        if (*uri == '\0' || *uri == '?') {
-            respond(r, aio, req, 200, "application/json",
-                    "{\"jsonrpc\":\"2.0\",\"id\":-1,\"result\":{\"endpoints\":\"POST JSON-RPC 2.0 "
-                    "here, or GET /<method>?arg=value\"}}");
-            return;
-        }
-        err = rpc_handle_uri(r, uri, &out);
-    }
-    if (err == 0 && out == NULL) { /* notifications only: nothing to answer */
-        respond(r, aio, req, 204, NULL, NULL);
-        return;
-    }
-    if (err < 0 || out == NULL) {
-        free(out);
-        respond(r, aio, req, 200, "application/json",
-                "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":"
-                "\"Internal error\",\"data\":\"out of memory\"}}");
-        return;
-    }
-    respond(r, aio, req, 200, "application/json", out);
-    free(out);
-}
-
-static void *worker_main(void *arg)
-{
-    struct rpc *r = arg;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        while (r->jobs_head == NULL && !r->stopping)
-            pthread_cond_wait(&r->jobs_cond, &r->mu);
-        struct rpc_job *j = r->jobs_head;
-        if (j == NULL)
-            break; /* stopping and nothing left */
-        r->jobs_head = j->next;
-        if (r->jobs_head == NULL)
-            r->jobs_tail = NULL;
-        r->jobs_queued--;
-        pthread_mutex_unlock(&r->mu);
-        serve(r, j->aio, j->req, j->conn);
-        free(j);
-        pthread_mutex_lock(&r->mu);
-        r->in_flight--;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
-}
-
-static void http_cb(nng_aio *aio)
-{
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    struct rpc *r = nng_http_handler_get_data(h);
-    const char *method = nng_http_req_get_method(req);
-    if (strcmp(method, "OPTIONS") == 0) {
-        respond(r, aio, req, 204, NULL, NULL);
-        return;
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
-        respond(r, aio, req, 405, "text/plain", "use GET or POST\n");
-        return;
-    }
-    uint32_t limit = r->env.max_open_connections ? r->env.max_open_connections : 900;
-    struct rpc_job *j = malloc(sizeof *j);
-    pthread_mutex_lock(&r->mu);
-    if (j == NULL || r->stopping || r->in_flight >= limit) {
-        pthread_mutex_unlock(&r->mu);
-        free(j);
-        respond(r, aio, req, 200, "application/json",
-                "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,\"message\":"
-                "\"Server error\",\"data\":\"too many requests in flight; retry later\"}}");
-        return;
-    }
-    j->aio = aio;
-    j->req = req;
-    j->conn = nng_aio_get_input(aio, 2);
-    j->next = NULL;
-    if (r->jobs_tail)
-        r->jobs_tail->next = j;
-    else
-        r->jobs_head = j;
-    r->jobs_tail = j;
-    r->jobs_queued++;
-    r->in_flight++;
-    pthread_cond_signal(&r->jobs_cond);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void metrics_cb(nng_aio *aio)
-{
-    nng_http_req *req = nng_aio_get_input(aio, 0);
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    struct rpc *r = nng_http_handler_get_data(h);
-    char *text = NULL;
-    size_t len = 0;
-    if (r->env.metrics == NULL || metrics_format(r->env.metrics, &text, &len) < 0) {
-        respond(NULL, aio, req, 503, "text/plain", "metrics unavailable\n");
-        return;
-    }
-    respond(NULL, aio, req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
-    free(text);
-}
-
-/* tcp://host:port → http://host:port. */
-static int to_http_url(const char *addr, char *out, size_t cap)
-{
-    const char *rest = NULL;
-    if (strncmp(addr, "tcp://", 6) == 0)
-        rest = addr + 6;
-    else if (strncmp(addr, "http://", 7) == 0)
-        rest = addr + 7;
-    if (rest == NULL || *rest == '\0' || strchr(rest, '/') != NULL)
-        return PX_ECONFIG;
-    if ((size_t)snprintf(out, cap, "http://%s", rest) >= cap)
-        return PX_ECONFIG;
-    return 0;
-}
-
-static int start_server(struct rpc *r, const char *addr, const char *path, bool tree,
-                        void (*cb)(nng_aio *), size_t max_body, void **server_out, uint16_t *port)
-{
-    char url_text[300];
-    if (to_http_url(addr, url_text, sizeof url_text) < 0) {
-        PX_ERROR("rpc", "bad listen address", "addr=%s want=tcp://HOST:PORT", addr);
-        return PX_ECONFIG;
-    }
-    nng_url *url;
-    if (nng_url_parse(&url, url_text) != 0)
-        return PX_ECONFIG;
-    nng_http_server *srv = NULL;
-    nng_http_handler *h = NULL;
-    int rv = nng_http_server_hold(&srv, url);
-    nng_url_free(url);
-    if (rv != 0)
-        return rv == NNG_ENOMEM ? PX_ENOMEM : PX_ECONFIG;
-    if ((rv = nng_http_handler_alloc(&h, path, cb)) != 0 ||
-        (rv = nng_http_handler_set_method(h, NULL)) != 0 ||
-        (tree && (rv = nng_http_handler_set_tree(h)) != 0) ||
-        (rv = nng_http_handler_collect_body(h, true, max_body)) != 0 ||
-        (rv = nng_http_handler_set_data(h, r, NULL)) != 0 ||
-        (rv = nng_http_server_add_handler(srv, h)) != 0) {
-        if (h)
-            nng_http_handler_free(h);
-        nng_http_server_release(srv);
-        return PX_ENOMEM;
-    }
-    if ((rv = nng_http_server_start(srv)) != 0) {
-        PX_ERROR("rpc", "cannot listen", "addr=%s err=%s", addr, nng_strerror(rv));
-        nng_http_server_release(srv);
-        return PX_EIO;
-    }
-    nng_sockaddr sa;
-    *port = 0;
-    if (nng_http_server_get_addr(srv, &sa) == 0 && sa.s_family == NNG_AF_INET)
-        *port = (uint16_t)((sa.s_in.sa_port >> 8) | ((sa.s_in.sa_port & 0xff) << 8));
-    *server_out = srv;
-    return 0;
-}
-
-static void stop_server(void *srv)
-{
-    if (srv != NULL) {
-        nng_http_server_stop(srv);
-        nng_http_server_release(srv);
-    }
 }
 
 /* ---- events ---- */
@@ -616,6 +416,42 @@ static void publish_evidence_now(struct rpc *r, uint64_t h, const char *text)
     json_decref(none);
 }
 
+/* Answer the parked waiters taken off the list (under no lock). */
+static void answer_parked(struct rpc *r, struct rpc_waiter *list)
+{
+    while (list) {
+        struct rpc_waiter *w = list;
+        list = w->next;
+        char *text =
+            r->stopping && !w->done ? rpc_http_shutting_down_text() : rpc_commit_reply(r, w);
+        rpc_http_finish(w->req, text ? 200 : 500, text);
+        json_decref(w->id);
+        free(w);
+    }
+}
+
+/* Take off r->waiters the parked waiters that are done, past their deadline (now), or
+ * all of them when stopping. Under r->mu. *next_ns: the earliest deadline left. */
+static struct rpc_waiter *take_parked(struct rpc *r, uint64_t now, uint64_t *next_ns)
+{
+    struct rpc_waiter *out = NULL;
+    *next_ns = UINT64_MAX;
+    for (struct rpc_waiter **pp = &r->waiters; *pp;) {
+        struct rpc_waiter *w = *pp;
+        if (w->req != NULL && (w->done || now >= w->deadline_ns || r->stopping)) {
+            *pp = w->next;
+            r->n_waiters--;
+            w->next = out;
+            out = w;
+            continue;
+        }
+        if (w->req != NULL && w->deadline_ns < *next_ns)
+            *next_ns = w->deadline_ns;
+        pp = &w->next;
+    }
+    return out;
+}
+
 static void process_height(struct rpc *r, uint64_t h)
 {
     uint8_t *buf = NULL;
@@ -646,8 +482,11 @@ static void process_height(struct rpc *r, uint64_t h)
         }
     }
     pthread_cond_broadcast(&r->waiters_cond);
+    uint64_t next_ns;
+    struct rpc_waiter *parked = take_parked(r, rpc_now_ns(), &next_ns);
     bool subscribers = r->n_ws_clients > 0;
     pthread_mutex_unlock(&r->mu);
+    answer_parked(r, parked);
     if (subscribers)
         publish_events(r, h, &b);
     block_fini(&b);
@@ -658,10 +497,33 @@ static void *event_main(void *arg)
     struct rpc *r = arg;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (r->processed >= r->published && r->n_evidence == 0 && !r->stopping)
-            pthread_cond_wait(&r->cond, &r->mu);
+        uint64_t next_ns;
+        struct rpc_waiter *expired = take_parked(r, rpc_now_ns(), &next_ns);
+        if (expired != NULL) {
+            pthread_mutex_unlock(&r->mu);
+            answer_parked(r, expired);
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
         if (r->stopping)
             break;
+        if (r->processed >= r->published && r->n_evidence == 0) {
+            if (next_ns == UINT64_MAX) {
+                pthread_cond_wait(&r->cond, &r->mu);
+            } else {
+                /* the cond uses CLOCK_REALTIME: turn the monotonic deadline into it */
+                uint64_t wait_ns = next_ns - rpc_now_ns();
+                if (next_ns <= rpc_now_ns())
+                    continue;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                uint64_t t = (uint64_t)ts.tv_nsec + wait_ns % 1000000000ull;
+                ts.tv_sec += (time_t)(wait_ns / 1000000000ull + t / 1000000000ull);
+                ts.tv_nsec = (long)(t % 1000000000ull);
+                pthread_cond_timedwait(&r->cond, &r->mu, &ts);
+            }
+            continue;
+        }
         if (r->n_evidence > 0) {
             char *text = r->evidence_q[0];
             uint64_t eh = r->evidence_h[0];
@@ -731,20 +593,19 @@ void rpc_free(struct rpc *r)
     if (r == NULL)
         return;
     pthread_mutex_lock(&r->mu);
-    r->stopping = true;
+    r->stopping = true; /* no new waiter, parked or not; blocking waits end */
     pthread_cond_broadcast(&r->cond);
-    pthread_cond_broadcast(&r->jobs_cond);
     pthread_cond_broadcast(&r->waiters_cond);
     pthread_mutex_unlock(&r->mu);
-    /* Workers answer what is queued (new requests are refused while stopping) and exit;
-     * only then the servers stop, so no aio of theirs is left unanswered. */
-    for (size_t i = 0; i < r->n_workers; i++)
-        pthread_join(r->workers[i], NULL);
-    stop_server(r->http);
-    stop_server(r->mhttp);
+    /* Order: the workers first (what they hold is answered), then the event thread
+     * (answers every parked request), the websockets, and only then libmicrohttpd, which
+     * must not stop with a suspended or upgraded connection. */
+    rpc_http_quiesce(r->http);
     if (r->event_started)
         pthread_join(r->event_thread, NULL);
     rpc_ws_close_all(r);
+    rpc_http_free(r->http);
+    rpc_http_free(r->mhttp);
     for (size_t i = 0; i < r->n_evidence; i++)
         free(r->evidence_q[i]);
     if (r->bs)
@@ -761,7 +622,6 @@ void rpc_free(struct rpc *r)
     }
     pthread_cond_destroy(&r->waiters_cond);
     pthread_cond_destroy(&r->cond);
-    pthread_cond_destroy(&r->jobs_cond);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->store_mu);
     free(r);
@@ -781,7 +641,6 @@ int rpc_new(const struct rpc_env *env, struct rpc **out)
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->store_mu, NULL);
     pthread_cond_init(&r->cond, NULL);
-    pthread_cond_init(&r->jobs_cond, NULL);
     pthread_cond_init(&r->waiters_cond, NULL);
     r->env = *env;
     r->env.blockstore_path = dup_or_null(r, 0, env->blockstore_path);
@@ -827,25 +686,16 @@ int rpc_new(const struct rpc_env *env, struct rpc **out)
                 env->txindex_path);
         r->tx_index = NULL;
     }
-    for (size_t i = 0; err == 0 && i < RPC_WORKERS; i++) {
-        if (pthread_create(&r->workers[i], NULL, worker_main, r) != 0)
-            err = PX_ENOMEM;
-        else
-            r->n_workers++;
-    }
     if (err == 0) {
         if (pthread_create(&r->event_thread, NULL, event_main, r) != 0)
             err = PX_ENOMEM;
         else
             r->event_started = true;
     }
-    size_t max_body = env->max_body_bytes ? env->max_body_bytes : 1000000;
     if (err == 0 && r->env.rpc_listen_addr && r->env.rpc_listen_addr[0])
-        err = start_server(r, r->env.rpc_listen_addr, "/", true, http_cb, max_body, &r->http,
-                           &r->port);
+        err = rpc_http_start(r, RPC_HTTP_JSONRPC, r->env.rpc_listen_addr, &r->http);
     if (err == 0 && r->env.metrics_listen_addr && r->env.metrics_listen_addr[0])
-        err = start_server(r, r->env.metrics_listen_addr, "/metrics", false, metrics_cb, 0,
-                           &r->mhttp, &r->metrics_port);
+        err = rpc_http_start(r, RPC_HTTP_METRICS, r->env.metrics_listen_addr, &r->mhttp);
     if (err < 0) {
         rpc_free(r);
         return err;
@@ -856,10 +706,10 @@ int rpc_new(const struct rpc_env *env, struct rpc **out)
 
 uint16_t rpc_port(const struct rpc *r)
 {
-    return r->port;
+    return rpc_http_port(r->http);
 }
 
 uint16_t rpc_metrics_port(const struct rpc *r)
 {
-    return r->metrics_port;
+    return rpc_http_port(r->mhttp);
 }

@@ -1,6 +1,6 @@
 /*
- * rpc: the CometBFT-compatible JSON-RPC 2.0 server of phalanxd (DESIGN §8), over nng's
- * HTTP server: POST (single or batch) and GET /<method>?arg=value, websocket events at
+ * rpc: the CometBFT-compatible JSON-RPC 2.0 server of phalanxd (DESIGN §8), over
+ * libmicrohttpd: POST (single or batch) and GET /<method>?arg=value, websocket events at
  * /websocket, and Prometheus /metrics on the instrumentation address. Shapes follow
  * CometBFT 0.38 as @cosmjs/tendermint-rpc reads them (shared/reference/rpc-compat.md).
  *
@@ -10,10 +10,10 @@
  * and calls rpc_publish_block after each commit (cheap: it records the height and wakes
  * the RPC's event thread, which reads the stores and fans events out).
  *
- * Bounded: request bodies (max_body_bytes), requests in flight (max_open_connections),
- * websocket clients and subscriptions per client, pages (100 items), search cost (heights
- * scanned). Unsafe methods are off unless rpc.unsafe. Never blocks the node's threads and
- * never writes to the stores.
+ * Bounded: connections (max_open_connections, max_connections_per_ip), time to read a
+ * request and to write a response, header and body bytes, websocket clients, their
+ * subscriptions and queued events, pages (100 items), search cost (heights scanned). Unsafe methods
+ * are off unless rpc.unsafe. Never blocks the node's threads and never writes to the stores.
  */
 #ifndef PX_RPC_H
 #define PX_RPC_H
@@ -33,7 +33,6 @@ struct mempool;
 #define RPC_DEFAULT_PER_PAGE 30
 #define RPC_SEARCH_MAX_HEIGHTS 20000 /* most heights one tx_search/block_search scans */
 #define RPC_INDEX_MAX_HITS 100000    /* most candidates one search takes from the event index */
-#define RPC_WORKERS 4
 
 /* The node's view of the chain, asked for by status. */
 struct rpc_status {
@@ -107,7 +106,11 @@ struct rpc_env {
     const char *metrics_listen_addr;   /* tcp://127.0.0.1:26660 ("" or NULL: no /metrics) */
     const char *const *cors_origins;   /* allowed origins ("*": any); NULL-terminated or NULL */
     uint32_t max_body_bytes;           /* 0: 1000000 */
-    uint32_t max_open_connections;     /* requests in flight; 0: 900 */
+    uint32_t max_header_bytes;         /* request line + headers; 0: 1048576 */
+    uint32_t max_open_connections;     /* HTTP and websocket connections; 0: 900 */
+    uint32_t max_connections_per_ip;   /* 0: no limit per client address */
+    uint32_t read_timeout_ms;          /* a whole request; 0: 10000 */
+    uint32_t write_timeout_ms;         /* a whole response; 0: 10000 */
     uint32_t max_subscription_clients; /* 0: 100 */
     uint32_t max_subscriptions_per_client;   /* 0: 5; at most 64 */
     uint32_t timeout_broadcast_tx_commit_ms; /* 0: 10000 */

@@ -41,12 +41,32 @@ struct rpc_error {
     char data[512];
 };
 
-/* A broadcast_tx_commit call waiting for its tx in a block. */
+struct rpc_http;
+struct rpc_http_req;
+
+/* Which worker pool serves a method (rpc_http.c). */
+enum rpc_cost { RPC_COST_LIGHT, RPC_COST_TX, RPC_COST_HEAVY, RPC_COST_COUNT };
+
+/* A single HTTP request being answered by a worker: a method that would wait long
+ * (broadcast_tx_commit) may leave it with the event thread instead (parked = true), which
+ * answers it with rpc_http_finish. NULL where nothing can be parked (batches, websocket). */
+struct rpc_park {
+    struct rpc_http_req *req;
+    json_t *id; /* borrowed: the request's id */
+    bool parked;
+};
+
+/* A broadcast_tx_commit call waiting for its tx in a block (on r->waiters, under r->mu). */
 struct rpc_waiter {
     uint8_t hash[32];
     bool done;
     uint64_t height;
     uint32_t index;
+    struct rpc_tx_check check; /* what CheckTx said */
+    /* parked only: the request to answer, its id (owned) and when to give up */
+    struct rpc_http_req *req;
+    json_t *id;
+    uint64_t deadline_ns;
     struct rpc_waiter *next;
 };
 
@@ -62,22 +82,13 @@ struct rpc {
     struct statestore *ss;
     struct txindex *tx_index; /* may be NULL */
 
-    /* HTTP */
-    void *http;    /* nng_http_server * */
-    void *handler; /* nng_http_handler * */
-    void *mhttp;   /* metrics server */
-    uint16_t port, metrics_port;
+    /* HTTP (rpc_http.c) */
+    struct rpc_http *http;  /* JSON-RPC and websocket */
+    struct rpc_http *mhttp; /* /metrics */
 
-    /* workers: requests in flight */
     pthread_mutex_t mu;
-    pthread_cond_t cond;      /* event thread: published moved, or stopping */
-    pthread_cond_t jobs_cond; /* workers: a job queued, or stopping */
+    pthread_cond_t cond; /* event thread: published moved, a parked waiter, or stopping */
     bool stopping;
-    struct rpc_job *jobs_head, *jobs_tail;
-    uint32_t jobs_queued;
-    uint32_t in_flight;
-    pthread_t workers[RPC_WORKERS];
-    size_t n_workers;
 
     /* events */
     pthread_t event_thread;
@@ -118,9 +129,15 @@ int rpc_j_params(const uint8_t *buf, size_t len, json_t **out);
 
 /* ---- rpc_methods.c ---- */
 /* Run `method` with named params (a JSON object, never NULL). On success *result is a
- * new reference. Returns 0, or fills err and returns its code (negative). */
+ * new reference, or NULL with park->parked set (answered later). Returns 0, or fills err
+ * and returns its code (negative). park may be NULL. */
 int rpc_call(struct rpc *r, const char *method, json_t *params, json_t **result,
-             struct rpc_error *err);
+             struct rpc_error *err, struct rpc_park *park);
+/* The pool for a method (RPC_COST_LIGHT for unknown names and NULL). */
+enum rpc_cost rpc_method_cost(const char *method);
+/* The whole JSON-RPC reply text of a parked broadcast_tx_commit that is over (its tx in a
+ * block, or the deadline passed). malloc'd; NULL without memory. */
+char *rpc_commit_reply(struct rpc *r, const struct rpc_waiter *w);
 /* Names of a method's positional arguments (for array params and GET); NULL if unknown.
  * kinds[i]: 'i' integer, 's' string, 'b' bytes as base64, 'h' bytes as hex, 'o' bool. */
 const char *const *rpc_method_args(const char *method, const char **kinds);
@@ -150,9 +167,36 @@ bool rpc_query_match(const struct rpc_query_expr *q, json_t *events, const char 
 void rpc_query_height_range(const struct rpc_query_expr *q, const char *key, uint64_t *lo,
                             uint64_t *hi);
 
+/* ---- rpc_http.c: the HTTP servers (libmicrohttpd) ---- */
+enum rpc_http_kind { RPC_HTTP_JSONRPC, RPC_HTTP_METRICS };
+/* Listen on addr (tcp://IPV4:PORT) with the env's limits. PX_ECONFIG, PX_EIO, PX_ENOMEM. */
+int rpc_http_start(struct rpc *r, enum rpc_http_kind kind, const char *addr, struct rpc_http **out);
+uint16_t rpc_http_port(const struct rpc_http *s);
+/* Stop taking work: new requests get "shutting down", queued ones are answered so, the
+ * workers are joined. */
+void rpc_http_quiesce(struct rpc_http *s);
+/* Quiesce, stop listening, close every connection and free. Parked requests and
+ * websockets must be over before (rpc_free does that). */
+void rpc_http_free(struct rpc_http *s);
+/* The answer to a suspended request (worker or event thread): status and a malloc'd JSON
+ * body (taken; NULL: empty). Resumes its connection. */
+void rpc_http_finish(struct rpc_http_req *q, unsigned int status, char *body_owned);
+/* {"jsonrpc":"2.0","id":null,"error":{...}} as malloc'd text. */
+char *rpc_http_error_text(int code, const char *message, const char *data);
+char *rpc_http_shutting_down_text(void);
+/* Close an upgraded (websocket) connection; urh is libmicrohttpd's handle. */
+void rpc_http_upgrade_close(void *urh);
+
 /* ---- rpc_ws.c ---- */
-/* Take over the connection of a websocket upgrade request (in a worker). */
-void rpc_ws_upgrade(struct rpc *r, void *aio, void *req, void *conn);
+/* Sec-WebSocket-Accept for a client's key. PX_EINVAL for a key that is not 16 bytes of
+ * base64. */
+int rpc_ws_accept_key(const char *key, char *out, size_t cap);
+/* Take a client slot (max_subscription_clients); false when full or stopping. */
+bool rpc_ws_admit(struct rpc *r);
+void rpc_ws_unadmit(struct rpc *r);
+/* The 101 answer has gone: serve the websocket on fd (bytes already read first). Called
+ * on libmicrohttpd's thread; never blocks. Closes the connection itself on failure. */
+void rpc_ws_start(struct rpc *r, int fd, const char *extra, size_t extra_len, void *urh);
 /* Fan one event out to matching subscriptions: data {type, value}, events. */
 void rpc_ws_publish(struct rpc *r, const char *type, json_t *value, json_t *events,
                     const char *const *keys, const char *const *vals, size_t n_extra);
@@ -164,7 +208,16 @@ int rpc_ws_call(struct rpc *r, struct rpc_ws_client *c, const char *method, json
 /* ---- rpc.c ---- */
 /* The envelope of one reply {"jsonrpc":"2.0","id":id,"result"|"error"}. Steals result. */
 json_t *rpc_reply(json_t *id, json_t *result, const struct rpc_error *err);
-/* Answer one request object (called by HTTP and websocket). ws may be NULL. */
-json_t *rpc_handle_one(struct rpc *r, json_t *req, struct rpc_ws_client *ws);
+/* Answer one request object (HTTP and websocket). NULL when parked (park may be NULL). */
+json_t *rpc_handle_one(struct rpc *r, json_t *req, struct rpc_park *park);
+/* rpc_handle_body on a parsed body (taken). A single request may be parked: then *out is
+ * NULL and park->parked is set. */
+int rpc_handle_json(struct rpc *r, json_t *req, struct rpc_park *park, char **out);
+/* rpc_handle_uri, with parking as rpc_handle_json. */
+int rpc_handle_uri_park(struct rpc *r, const char *uri, struct rpc_park *park, char **out);
+/* The Access-Control-Allow-Origin value for a request's Origin, or NULL (not allowed). */
+const char *rpc_allowed_origin(struct rpc *r, const char *origin);
+/* Monotonic nanoseconds. */
+uint64_t rpc_now_ns(void);
 
 #endif

@@ -518,34 +518,104 @@ static int m_broadcast(struct rpc *r, json_t *p, json_t **out, struct rpc_error 
     return 0;
 }
 
-static int m_broadcast_commit(struct rpc *r, json_t *p, json_t **out, struct rpc_error *e)
+/* The broadcast_tx_commit result of a waiter that is over (its tx committed, or not). */
+static int commit_result(struct rpc *r, const struct rpc_waiter *w, json_t **out,
+                         struct rpc_error *e)
+{
+    json_t *tx_result = NULL;
+    if (w->done) {
+        json_t *res = NULL;
+        if (load_results(r, w->height, &res, e) == 0) {
+            tx_result = json_incref(rpc_j_tx_result_at(res, w->index));
+            json_decref(res);
+        }
+    } else if (w->check.code == 0) {
+        FAIL(e, RPC_ERR_INTERNAL, "timed out waiting for tx to be included in a block");
+    }
+    if (tx_result == NULL) {
+        struct rpc_tx_check none;
+        memset(&none, 0, sizeof none);
+        tx_result = rpc_j_check(&none);
+    }
+    *out = json_pack("{s:o, s:o, s:o, s:o}", "check_tx", rpc_j_check(&w->check), "tx_result",
+                     tx_result, "hash", rpc_j_hex(w->hash, 32), "height",
+                     rpc_j_u64(w->done ? w->height : 0));
+    return *out ? 0 : PX_ENOMEM;
+}
+
+char *rpc_commit_reply(struct rpc *r, const struct rpc_waiter *w)
+{
+    json_t *result = NULL;
+    struct rpc_error e;
+    memset(&e, 0, sizeof e);
+    int rc = commit_result(r, w, &result, &e);
+    if (rc < 0 && e.code == 0) {
+        e.code = RPC_ERR_INTERNAL;
+        snprintf(e.message, sizeof e.message, "Internal error");
+        snprintf(e.data, sizeof e.data, "%s", px_strerror(rc));
+    }
+    json_t *j = rpc_reply(w->id, rc == 0 ? result : NULL, rc == 0 ? NULL : &e);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
+static void waiter_unlink(struct rpc *r, struct rpc_waiter *w)
+{
+    for (struct rpc_waiter **pp = &r->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            r->n_waiters--;
+            return;
+        }
+    }
+}
+
+/* Register first (so that a fast block cannot be missed), then CheckTx. Accepted: a
+ * parkable HTTP request is left with the event thread, which answers it when the tx is in
+ * a block or at the deadline (the worker is free meanwhile); otherwise this thread waits. */
+static int m_broadcast_commit(struct rpc *r, json_t *p, json_t **out, struct rpc_error *e,
+                              struct rpc_park *park)
 {
     uint8_t *tx = NULL;
     size_t len = 0;
     int err = tx_arg(p, &tx, &len, e);
     if (err < 0)
         return err;
-    struct rpc_waiter w;
-    memset(&w, 0, sizeof w);
-    crypto_hash_sha256(w.hash, tx, len);
+    struct rpc_waiter *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        free(tx);
+        return PX_ENOMEM;
+    }
+    crypto_hash_sha256(w->hash, tx, len);
+    uint32_t ms =
+        r->env.timeout_broadcast_tx_commit_ms ? r->env.timeout_broadcast_tx_commit_ms : 10000;
     pthread_mutex_lock(&r->mu);
     if (r->n_waiters >= RPC_MAX_WAITERS || r->stopping) {
         pthread_mutex_unlock(&r->mu);
         free(tx);
+        free(w);
         FAIL(e, RPC_ERR_INTERNAL, "too many broadcast_tx_commit calls waiting; try later");
     }
-    w.next = r->waiters;
-    r->waiters = &w;
+    w->next = r->waiters;
+    r->waiters = w;
     r->n_waiters++;
     pthread_mutex_unlock(&r->mu);
 
-    struct rpc_tx_check c;
-    err = submit(r, tx, len, &c, e);
+    err = submit(r, tx, len, &w->check, e);
     free(tx);
-    bool ok = err == 0 && c.code == 0;
+    bool ok = err == 0 && w->check.code == 0;
+    pthread_mutex_lock(&r->mu);
+    if (ok && park != NULL && !r->stopping) {
+        w->req = park->req;
+        w->id = json_incref(park->id ? park->id : json_null());
+        w->deadline_ns = rpc_now_ns() + (uint64_t)ms * 1000000ull;
+        park->parked = true;
+        pthread_cond_broadcast(&r->cond); /* the event thread learns the new deadline */
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
     if (ok) {
-        uint32_t ms =
-            r->env.timeout_broadcast_tx_commit_ms ? r->env.timeout_broadcast_tx_commit_ms : 10000;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += ms / 1000;
@@ -554,42 +624,16 @@ static int m_broadcast_commit(struct rpc *r, json_t *p, json_t **out, struct rpc
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_mutex_lock(&r->mu);
-        while (!w.done && !r->stopping)
+        while (!w->done && !r->stopping)
             if (pthread_cond_timedwait(&r->waiters_cond, &r->mu, &ts) != 0)
                 break;
-        pthread_mutex_unlock(&r->mu);
     }
-    pthread_mutex_lock(&r->mu);
-    for (struct rpc_waiter **pp = &r->waiters; *pp; pp = &(*pp)->next) {
-        if (*pp == &w) {
-            *pp = w.next;
-            r->n_waiters--;
-            break;
-        }
-    }
-    bool done = w.done;
+    waiter_unlink(r, w);
     pthread_mutex_unlock(&r->mu);
-    if (err < 0)
-        return err;
-    json_t *tx_result = NULL;
-    if (done) {
-        json_t *res = NULL;
-        if (load_results(r, w.height, &res, e) == 0) {
-            tx_result = json_incref(rpc_j_tx_result_at(res, w.index));
-            json_decref(res);
-        }
-    } else if (ok) {
-        FAIL(e, RPC_ERR_INTERNAL, "timed out waiting for tx to be included in a block");
-    }
-    if (tx_result == NULL) {
-        struct rpc_tx_check none;
-        memset(&none, 0, sizeof none);
-        tx_result = rpc_j_check(&none);
-    }
-    *out = json_pack("{s:o, s:o, s:o, s:o}", "check_tx", rpc_j_check(&c), "tx_result", tx_result,
-                     "hash", rpc_j_hex(w.hash, 32), "height", rpc_j_u64(done ? w.height : 0));
-    return 0;
+    if (err == 0)
+        err = commit_result(r, w, out, e);
+    free(w);
+    return err;
 }
 
 static int m_check_tx(struct rpc *r, json_t *p, json_t **out, struct rpc_error *e)
@@ -1238,38 +1282,60 @@ static int m_broadcast_async(struct rpc *r, json_t *p, json_t **out, struct rpc_
 }
 
 typedef int (*method_fn)(struct rpc *, json_t *, json_t **, struct rpc_error *);
+typedef int (*method_park_fn)(struct rpc *, json_t *, json_t **, struct rpc_error *,
+                              struct rpc_park *);
 
+#define L RPC_COST_LIGHT
+#define T RPC_COST_TX
+#define H RPC_COST_HEAVY
+/* cost: the worker pool (rpc_http.c). Light: answered from memory or one store record.
+ * Tx: waits for the app's CheckTx. Heavy: scans, large answers, or a query to the app. */
 static const struct method {
     const char *name;
     method_fn fn;
     const char *kinds; /* one letter per argument, see rpc_method_args */
     const char *args[6];
+    enum rpc_cost cost;
+    method_park_fn park_fn; /* instead of fn: may leave the request with the event thread */
 } k_methods[] = {
-    {"health", m_health, "", {NULL}},
-    {"status", m_status, "", {NULL}},
-    {"net_info", m_net_info, "", {NULL}},
-    {"genesis", m_genesis, "", {NULL}},
-    {"abci_info", m_abci_info, "", {NULL}},
-    {"abci_query", m_abci_query, "shio", {"path", "data", "height", "prove", NULL}},
-    {"broadcast_tx_async", m_broadcast_async, "b", {"tx", NULL}},
-    {"broadcast_tx_sync", m_broadcast_sync, "b", {"tx", NULL}},
-    {"broadcast_tx_commit", m_broadcast_commit, "b", {"tx", NULL}},
-    {"check_tx", m_check_tx, "b", {"tx", NULL}},
-    {"block", m_block, "i", {"height", NULL}},
-    {"block_by_hash", m_block_by_hash, "h", {"hash", NULL}},
-    {"header", m_header, "i", {"height", NULL}},
-    {"header_by_hash", m_header_by_hash, "h", {"hash", NULL}},
-    {"commit", m_commit, "i", {"height", NULL}},
-    {"block_results", m_block_results, "i", {"height", NULL}},
-    {"blockchain", m_blockchain, "ii", {"minHeight", "maxHeight", NULL}},
-    {"validators", m_validators, "iii", {"height", "page", "per_page", NULL}},
-    {"consensus_params", m_consensus_params, "i", {"height", NULL}},
-    {"tx", m_tx, "ho", {"hash", "prove", NULL}},
-    {"tx_search", m_tx_search, "soiis", {"query", "prove", "page", "per_page", "order_by", NULL}},
-    {"block_search", m_block_search, "siis", {"query", "page", "per_page", "order_by", NULL}},
-    {"unconfirmed_txs", m_unconfirmed_txs, "i", {"limit", NULL}},
-    {"num_unconfirmed_txs", m_num_unconfirmed_txs, "", {NULL}},
+    {"health", m_health, "", {NULL}, L, NULL},
+    {"status", m_status, "", {NULL}, L, NULL},
+    {"net_info", m_net_info, "", {NULL}, L, NULL},
+    {"genesis", m_genesis, "", {NULL}, H, NULL},
+    {"abci_info", m_abci_info, "", {NULL}, H, NULL},
+    {"abci_query", m_abci_query, "shio", {"path", "data", "height", "prove", NULL}, H, NULL},
+    {"broadcast_tx_async", m_broadcast_async, "b", {"tx", NULL}, T, NULL},
+    {"broadcast_tx_sync", m_broadcast_sync, "b", {"tx", NULL}, T, NULL},
+    {"broadcast_tx_commit", NULL, "b", {"tx", NULL}, T, m_broadcast_commit},
+    {"check_tx", m_check_tx, "b", {"tx", NULL}, T, NULL},
+    {"block", m_block, "i", {"height", NULL}, L, NULL},
+    {"block_by_hash", m_block_by_hash, "h", {"hash", NULL}, L, NULL},
+    {"header", m_header, "i", {"height", NULL}, L, NULL},
+    {"header_by_hash", m_header_by_hash, "h", {"hash", NULL}, L, NULL},
+    {"commit", m_commit, "i", {"height", NULL}, L, NULL},
+    {"block_results", m_block_results, "i", {"height", NULL}, L, NULL},
+    {"blockchain", m_blockchain, "ii", {"minHeight", "maxHeight", NULL}, H, NULL},
+    {"validators", m_validators, "iii", {"height", "page", "per_page", NULL}, L, NULL},
+    {"consensus_params", m_consensus_params, "i", {"height", NULL}, L, NULL},
+    {"tx", m_tx, "ho", {"hash", "prove", NULL}, L, NULL},
+    {"tx_search",
+     m_tx_search,
+     "soiis",
+     {"query", "prove", "page", "per_page", "order_by", NULL},
+     H,
+     NULL},
+    {"block_search",
+     m_block_search,
+     "siis",
+     {"query", "page", "per_page", "order_by", NULL},
+     H,
+     NULL},
+    {"unconfirmed_txs", m_unconfirmed_txs, "i", {"limit", NULL}, H, NULL},
+    {"num_unconfirmed_txs", m_num_unconfirmed_txs, "", {NULL}, L, NULL},
 };
+#undef L
+#undef T
+#undef H
 
 static const struct method *find(const char *name)
 {
@@ -1293,8 +1359,14 @@ const char *const *rpc_method_args(const char *method, const char **kinds)
     return m->args;
 }
 
+enum rpc_cost rpc_method_cost(const char *method)
+{
+    const struct method *m = method ? find(method) : NULL;
+    return m ? m->cost : RPC_COST_LIGHT; /* unknown: answered with an error at once */
+}
+
 int rpc_call(struct rpc *r, const char *method, json_t *params, json_t **result,
-             struct rpc_error *err)
+             struct rpc_error *err, struct rpc_park *park)
 {
     *result = NULL;
     memset(err, 0, sizeof *err);
@@ -1323,7 +1395,9 @@ int rpc_call(struct rpc *r, const char *method, json_t *params, json_t **result,
     }
     if (r->env.metrics_std != NULL)
         metrics_add(r->env.metrics_std->rpc_requests, m->name, 1);
-    int rc = m->fn(r, params, result, err);
+    int rc = m->park_fn ? m->park_fn(r, params, result, err, park) : m->fn(r, params, result, err);
+    if (rc == 0 && park != NULL && park->parked)
+        return 0; /* answered later, from the event thread */
     if (rc == 0 && *result == NULL) {
         err->code = RPC_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "Internal error");

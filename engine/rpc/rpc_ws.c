@@ -1,28 +1,35 @@
 /*
- * rpc_ws: JSON-RPC over a websocket at /websocket (RFC 6455 server side, on a connection
- * taken from nng's HTTP server with nng_http_hijack) and CometBFT's event subscriptions:
+ * rpc_ws: JSON-RPC over a websocket at /websocket (RFC 6455 server side, on the socket
+ * libmicrohttpd hands over after our 101 answer) and CometBFT's event subscriptions:
  * subscribe {query}, unsubscribe {query}, unsubscribe_all. Every event is sent as a
  * JSON-RPC response carrying the subscribe request's id: {query, data {type, value},
  * events}. Other methods work over the socket as over HTTP.
  *
- * One reader thread per client (at most max_subscription_clients clients, each with at
- * most max_subscriptions_per_client subscriptions; messages above max_body_bytes close
- * the connection with 1009). Writes are serialised per client with a deadline: a client
- * that does not read is disconnected, it never holds the event thread for long.
- * Must never send a frame that is not a complete JSON-RPC response.
+ * Two threads per client (at most max_subscription_clients clients, each with at most
+ * max_subscriptions_per_client subscriptions; messages above max_body_bytes close the
+ * connection with 1009): a reader that answers requests, and a writer that owns every
+ * write. Between them and the event thread sits a bounded queue of frames
+ * (WS_QUEUE_MAX_FRAMES, WS_QUEUE_MAX_BYTES): publishing only appends to it, so it never
+ * blocks, and a client whose queue is full, or that does not take a frame within
+ * write_timeout_ms, is dropped with a log line. Must never send a frame that is not a
+ * complete JSON-RPC response, and never touch the socket after handing it back
+ * (rpc_http_upgrade_close).
  */
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
 #include "rpc_internal.h"
 
-#define WS_WRITE_TIMEOUT_MS 5000
+#define WS_QUEUE_MAX_FRAMES 1024
+#define WS_QUEUE_MAX_BYTES (16u << 20)
 #define WS_OP_CONT 0x0
 #define WS_OP_TEXT 0x1
 #define WS_OP_BINARY 0x2
@@ -36,19 +43,38 @@ struct ws_sub {
     json_t *id;
 };
 
+struct ws_frame {
+    size_t len;
+    struct ws_frame *next;
+    uint8_t bytes[]; /* header + payload, ready to write */
+};
+
 struct rpc_ws_client {
     struct rpc *r;
-    nng_http_conn *conn;
-    nng_aio *raio; /* the reader's aio: cancelled to stop it */
-    pthread_t thread;
-    pthread_mutex_t wmu; /* one frame at a time; guards subs too */
-    bool closed;         /* write failed or shutdown: no more frames */
-    bool done;           /* reader exited; conn closed; waiting to be joined */
-    int refs;            /* publishers using it (under r->mu) */
+    int fd;
+    void *urh; /* libmicrohttpd's handle: closes the connection */
+    pthread_t reader, writer;
+    bool writer_started;
+
+    pthread_mutex_t mu;  /* everything below, and subs */
+    pthread_cond_t cond; /* writer: a frame queued, or closing */
+    struct ws_frame *head, *tail;
+    size_t q_frames, q_bytes;
+    bool closing;   /* no more frames; the writer sends what is queued, then exits */
+    bool dead;      /* the socket failed or was shut down: nothing more is sent */
+    bool fd_closed; /* handed back to libmicrohttpd: never touch fd again */
     size_t n_subs;
     size_t max_subs;
     struct ws_sub *subs;
+
+    /* under r->mu */
+    bool done; /* both threads over; waiting to be joined and freed */
+    int refs;  /* publishers using it */
     struct rpc_ws_client *next;
+
+    /* the reader's own */
+    uint8_t rbuf[4096];
+    size_t rpos, rlen;
 };
 
 /* ---- SHA-1 (RFC 3174), only for Sec-WebSocket-Accept ---- */
@@ -115,58 +141,125 @@ static void sha1(const uint8_t *msg, size_t len, uint8_t out[20])
             out[4 * i + j] = (uint8_t)(h[i] >> (24 - 8 * j));
 }
 
-/* ---- frames ---- */
+/* ---- the socket ---- */
 
-static int conn_io(nng_http_conn *conn, nng_aio *aio, void *buf, size_t len, bool write,
-                   int timeout_ms)
+/* Shut the socket down (wakes the reader and the writer). Under c->mu. */
+static void kill_locked(struct rpc_ws_client *c)
 {
-    if (len == 0)
-        return 0;
-    nng_iov iov = {.iov_buf = buf, .iov_len = len};
-    nng_aio_set_iov(aio, 1, &iov);
-    nng_aio_set_timeout(aio, timeout_ms);
-    if (write)
-        nng_http_conn_write_all(conn, aio);
-    else
-        nng_http_conn_read_all(conn, aio);
-    nng_aio_wait(aio);
-    return nng_aio_result(aio) == 0 ? 0 : PX_ECLOSED;
+    c->dead = true;
+    if (!c->fd_closed)
+        shutdown(c->fd, SHUT_RDWR);
+    pthread_cond_broadcast(&c->cond);
 }
 
-/* Send one unmasked frame (server → client). Called with c->wmu held. */
-static int send_frame(struct rpc_ws_client *c, int op, const void *data, size_t len)
+/* Read exactly len bytes (the buffered bytes first). PX_ECLOSED when the peer or a
+ * shutdown ends the connection. */
+static int read_exact(struct rpc_ws_client *c, void *buf, size_t len)
 {
-    if (c->closed)
-        return PX_ECLOSED;
-    uint8_t hdr[10];
+    uint8_t *p = buf;
+    while (len > 0) {
+        if (c->rpos < c->rlen) {
+            size_t n = c->rlen - c->rpos < len ? c->rlen - c->rpos : len;
+            memcpy(p, c->rbuf + c->rpos, n);
+            c->rpos += n;
+            p += n;
+            len -= n;
+            continue;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            return PX_ECLOSED;
+        ssize_t got = recv(c->fd, c->rbuf, sizeof c->rbuf, 0);
+        if (got == 0)
+            return PX_ECLOSED;
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                continue;
+            return PX_ECLOSED;
+        }
+        c->rpos = 0;
+        c->rlen = (size_t)got;
+    }
+    return 0;
+}
+
+/* Write all of buf within timeout_ms. PX_ETIMEDOUT or PX_ECLOSED. */
+static int write_all(int fd, const uint8_t *buf, size_t len, int timeout_ms)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return PX_ECLOSED;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long spent = (long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= timeout_ms)
+            return PX_ETIMEDOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (poll(&pfd, 1, (int)(timeout_ms - spent)) < 0 && errno != EINTR)
+            return PX_ECLOSED;
+    }
+    return 0;
+}
+
+/* Queue one unmasked frame (server → client). Never blocks: a client whose queue is full
+ * is dropped (it does not read). PX_ECLOSED when closing or dropped. */
+static int enqueue(struct rpc_ws_client *c, int op, const void *data, size_t len)
+{
+    struct ws_frame *f = malloc(sizeof *f + 10 + len);
+    if (f == NULL)
+        return PX_ENOMEM;
+    uint8_t *h = f->bytes;
     size_t hl;
-    hdr[0] = (uint8_t)(0x80 | op);
+    h[0] = (uint8_t)(0x80 | op);
     if (len < 126) {
-        hdr[1] = (uint8_t)len;
+        h[1] = (uint8_t)len;
         hl = 2;
     } else if (len <= 0xFFFF) {
-        hdr[1] = 126;
-        hdr[2] = (uint8_t)(len >> 8);
-        hdr[3] = (uint8_t)len;
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
         hl = 4;
     } else {
-        hdr[1] = 127;
+        h[1] = 127;
         for (int i = 0; i < 8; i++)
-            hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+            h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
         hl = 10;
     }
-    nng_aio *aio;
-    if (nng_aio_alloc(&aio, NULL, NULL) != 0)
-        return PX_ENOMEM;
-    int err = conn_io(c->conn, aio, hdr, hl, true, WS_WRITE_TIMEOUT_MS);
-    if (err == 0)
-        err = conn_io(c->conn, aio, (void *)data, len, true, WS_WRITE_TIMEOUT_MS);
-    nng_aio_free(aio);
-    if (err < 0) {
-        c->closed = true; /* stops the reader: its reads fail from now on */
-        nng_aio_stop(c->raio);
+    memcpy(h + hl, data, len);
+    f->len = hl + len;
+    f->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->closing || c->dead) {
+        pthread_mutex_unlock(&c->mu);
+        free(f);
+        return PX_ECLOSED;
     }
-    return err;
+    if (c->q_frames >= WS_QUEUE_MAX_FRAMES || c->q_bytes + f->len > WS_QUEUE_MAX_BYTES) {
+        PX_WARN("rpc", "websocket client dropped: it does not read what it is sent",
+                "queued_frames=%zu queued_bytes=%zu", c->q_frames, c->q_bytes);
+        kill_locked(c);
+        pthread_mutex_unlock(&c->mu);
+        free(f);
+        return PX_ECLOSED;
+    }
+    if (c->tail)
+        c->tail->next = f;
+    else
+        c->head = f;
+    c->tail = f;
+    c->q_frames++;
+    c->q_bytes += f->len;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
 }
 
 static int send_json(struct rpc_ws_client *c, json_t *j)
@@ -175,20 +268,47 @@ static int send_json(struct rpc_ws_client *c, json_t *j)
     json_decref(j);
     if (text == NULL)
         return PX_ENOMEM;
-    pthread_mutex_lock(&c->wmu);
-    int err = send_frame(c, WS_OP_TEXT, text, strlen(text));
-    pthread_mutex_unlock(&c->wmu);
+    int err = enqueue(c, WS_OP_TEXT, text, strlen(text));
     free(text);
     return err;
 }
 
-static void send_close(struct rpc_ws_client *c, uint16_t code)
+static void *writer_main(void *arg)
 {
-    uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    pthread_mutex_lock(&c->wmu);
-    send_frame(c, WS_OP_CLOSE, b, 2);
-    c->closed = true;
-    pthread_mutex_unlock(&c->wmu);
+    struct rpc_ws_client *c = arg;
+    int timeout_ms = (int)(c->r->env.write_timeout_ms ? c->r->env.write_timeout_ms : 10000);
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (c->head == NULL && !c->closing && !c->dead)
+            pthread_cond_wait(&c->cond, &c->mu);
+        struct ws_frame *f = c->head;
+        if (c->dead || f == NULL)
+            break; /* failed, or closing with nothing left to send */
+        c->head = f->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->q_frames--;
+        c->q_bytes -= f->len;
+        pthread_mutex_unlock(&c->mu);
+        int err = write_all(c->fd, f->bytes, f->len, timeout_ms);
+        free(f);
+        pthread_mutex_lock(&c->mu);
+        if (err < 0) {
+            if (err == PX_ETIMEDOUT)
+                PX_WARN("rpc", "websocket client dropped: a frame was not taken in time",
+                        "write_timeout_ms=%d", timeout_ms);
+            kill_locked(c);
+        }
+    }
+    while (c->head) { /* dead: what is left is never sent */
+        struct ws_frame *f = c->head;
+        c->head = f->next;
+        free(f);
+    }
+    c->tail = NULL;
+    c->q_frames = c->q_bytes = 0;
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
 }
 
 /* Read one message (text, possibly fragmented) into *msg; control frames are handled
@@ -203,7 +323,7 @@ static int read_message(struct rpc_ws_client *c, char **msg, size_t *msg_len, ui
     *close_code = 1000;
     for (;;) {
         uint8_t h[2];
-        if (conn_io(c->conn, c->raio, h, 2, false, NNG_DURATION_INFINITE) < 0)
+        if (read_exact(c, h, 2) < 0)
             goto closed;
         bool fin = h[0] & 0x80;
         int op = h[0] & 0x0F;
@@ -216,14 +336,14 @@ static int read_message(struct rpc_ws_client *c, char **msg, size_t *msg_len, ui
         if (plen == 126 || plen == 127) {
             uint8_t ext[8];
             size_t n = plen == 126 ? 2 : 8;
-            if (conn_io(c->conn, c->raio, ext, n, false, NNG_DURATION_INFINITE) < 0)
+            if (read_exact(c, ext, n) < 0)
                 goto closed;
             plen = 0;
             for (size_t i = 0; i < n; i++)
                 plen = plen << 8 | ext[i];
         }
         uint8_t mask[4];
-        if (conn_io(c->conn, c->raio, mask, 4, false, NNG_DURATION_INFINITE) < 0)
+        if (read_exact(c, mask, 4) < 0)
             goto closed;
         bool control = op & 0x8;
         if ((control && (plen > 125 || !fin)) || plen > max || len + plen > max) {
@@ -235,16 +355,14 @@ static int read_message(struct rpc_ws_client *c, char **msg, size_t *msg_len, ui
             *close_code = 1011;
             goto closed;
         }
-        if (conn_io(c->conn, c->raio, payload, (size_t)plen, false, NNG_DURATION_INFINITE) < 0) {
+        if (read_exact(c, payload, (size_t)plen) < 0) {
             free(payload);
             goto closed;
         }
         for (uint64_t i = 0; i < plen; i++)
             payload[i] ^= mask[i % 4];
         if (op == WS_OP_PING) {
-            pthread_mutex_lock(&c->wmu);
-            send_frame(c, WS_OP_PONG, payload, (size_t)plen);
-            pthread_mutex_unlock(&c->wmu);
+            enqueue(c, WS_OP_PONG, payload, (size_t)plen);
             free(payload);
             continue;
         }
@@ -296,7 +414,7 @@ int rpc_ws_call(struct rpc *r, struct rpc_ws_client *c, const char *method, json
     const char *text = json_string_value(json_object_get(params, "query"));
     err->code = RPC_ERR_PARAMS;
     snprintf(err->message, sizeof err->message, "Invalid params");
-    pthread_mutex_lock(&c->wmu);
+    pthread_mutex_lock(&c->mu);
     int rc = 0;
     if (strcmp(method, "unsubscribe_all") == 0) {
         if (c->n_subs == 0) {
@@ -344,7 +462,7 @@ int rpc_ws_call(struct rpc *r, struct rpc_ws_client *c, const char *method, json
             c->n_subs++;
         }
     }
-    pthread_mutex_unlock(&c->wmu);
+    pthread_mutex_unlock(&c->mu);
     if (rc == 0) {
         memset(err, 0, sizeof *err);
         *result = json_object();
@@ -400,7 +518,7 @@ void rpc_ws_publish(struct rpc *r, const char *type, json_t *value, json_t *even
     size_t cap = r->n_ws_clients, n = 0;
     struct rpc_ws_client **list = cap ? malloc(cap * sizeof *list) : NULL;
     for (struct rpc_ws_client *c = r->ws_clients; list && c && n < cap; c = c->next) {
-        if (!c->done && !c->closed) {
+        if (!c->done) {
             c->refs++;
             list[n++] = c;
         }
@@ -415,18 +533,19 @@ void rpc_ws_publish(struct rpc *r, const char *type, json_t *value, json_t *even
     snprintf(full_type, sizeof full_type, "tendermint/event/%s", type);
     for (size_t i = 0; i < n; i++) {
         struct rpc_ws_client *c = list[i];
-        /* Matching subscriptions first (under wmu), frames after. */
+        /* Matching subscriptions first (under mu), frames after: queued, never written
+         * here, so a client that does not read costs this thread nothing. */
         json_t *msgs[RPC_WS_MAX_SUBS];
         size_t nm = 0;
-        pthread_mutex_lock(&c->wmu);
-        for (size_t s = 0; s < c->n_subs && nm < RPC_WS_MAX_SUBS; s++) {
+        pthread_mutex_lock(&c->mu);
+        for (size_t s = 0; !c->dead && s < c->n_subs && nm < RPC_WS_MAX_SUBS; s++) {
             if (!rpc_query_match(&c->subs[s].q, events, keys, vals, n_extra))
                 continue;
             json_t *res = json_pack("{s:s, s:{s:s, s:O}, s:O}", "query", c->subs[s].text, "data",
                                     "type", full_type, "value", value, "events", map);
             msgs[nm++] = rpc_reply(c->subs[s].id, res, NULL);
         }
-        pthread_mutex_unlock(&c->wmu);
+        pthread_mutex_unlock(&c->mu);
         for (size_t k = 0; k < nm; k++)
             send_json(c, msgs[k]);
     }
@@ -441,79 +560,86 @@ void rpc_ws_publish(struct rpc *r, const char *type, json_t *value, json_t *even
 
 /* ---- lifetime ---- */
 
+/* subscribe / unsubscribe / unsubscribe_all, answered here; anything else as over HTTP. */
+static json_t *answer(struct rpc_ws_client *c, json_t *req)
+{
+    struct rpc *r = c->r;
+    const char *m = json_string_value(json_object_get(req, "method"));
+    const char *ver = json_string_value(json_object_get(req, "jsonrpc"));
+    if (!(m && ver && strcmp(ver, "2.0") == 0 &&
+          (strcmp(m, "subscribe") == 0 || strcmp(m, "unsubscribe") == 0 ||
+           strcmp(m, "unsubscribe_all") == 0)))
+        return rpc_handle_one(r, req, NULL);
+    json_t *params = json_object_get(req, "params");
+    json_t *id = json_object_get(req, "id");
+    json_t *res = NULL;
+    struct rpc_error e;
+    memset(&e, 0, sizeof e);
+    json_t *p = json_is_object(params) ? params : NULL;
+    json_t *tmp = NULL;
+    if (json_is_array(params)) {
+        tmp = json_object();
+        if (json_array_size(params) > 0)
+            json_object_set(tmp, "query", json_array_get(params, 0));
+        p = tmp;
+    }
+    if (p == NULL)
+        p = tmp = json_object();
+    int rc = rpc_ws_call(r, c, m, p, id, &res, &e);
+    json_decref(tmp);
+    return rpc_reply(id, rc == 0 ? res : NULL, rc == 0 ? NULL : &e);
+}
+
 static void *reader_main(void *arg)
 {
     struct rpc_ws_client *c = arg;
     struct rpc *r = c->r;
+    uint16_t code = 1000;
     for (;;) {
         char *msg = NULL;
         size_t len = 0;
-        uint16_t code;
-        int op = read_message(c, &msg, &len, &code);
-        if (op < 0) {
-            if (!c->closed)
-                send_close(c, code);
+        if (read_message(c, &msg, &len, &code) < 0)
             break;
-        }
         json_error_t je;
         json_t *req = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &je);
-        free(msg);
-        json_t *rep;
+        json_t *rep = NULL;
         if (req == NULL) {
             struct rpc_error e = {.code = RPC_ERR_PARSE};
             snprintf(e.message, sizeof e.message, "Parse error");
             snprintf(e.data, sizeof e.data, "%s", je.text);
             rep = rpc_reply(NULL, NULL, &e);
         } else if (json_is_object(req)) {
-            const char *m = json_string_value(json_object_get(req, "method"));
-            const char *ver = json_string_value(json_object_get(req, "jsonrpc"));
-            if (m && ver && strcmp(ver, "2.0") == 0 &&
-                (strcmp(m, "subscribe") == 0 || strcmp(m, "unsubscribe") == 0 ||
-                 strcmp(m, "unsubscribe_all") == 0)) {
-                json_t *params = json_object_get(req, "params");
-                json_t *id = json_object_get(req, "id");
-                json_t *res = NULL;
-                struct rpc_error e;
-                memset(&e, 0, sizeof e);
-                json_t *p = json_is_object(params) ? params : NULL;
-                json_t *tmp = NULL;
-                if (json_is_array(params)) {
-                    tmp = json_object();
-                    if (json_array_size(params) > 0)
-                        json_object_set(tmp, "query", json_array_get(params, 0));
-                    p = tmp;
-                }
-                if (p == NULL)
-                    p = tmp = json_object();
-                int rc = rpc_ws_call(r, c, m, p, id, &res, &e);
-                json_decref(tmp);
-                rep = rpc_reply(id, rc == 0 ? res : NULL, rc == 0 ? NULL : &e);
-            } else {
-                rep = rpc_handle_one(r, req, c);
-            }
+            rep = answer(c, req);
         } else {
-            char *text = json_dumps(req, JSON_COMPACT);
             char *out = NULL;
-            rep = NULL;
-            if (text && rpc_handle_body(r, text, strlen(text), &out) == 0 && out)
+            if (rpc_handle_body(r, msg, len, &out) == 0 && out)
                 rep = json_loads(out, 0, NULL);
-            free(text);
             free(out);
         }
+        free(msg);
         json_decref(req);
         if (rep != NULL && send_json(c, rep) < 0)
             break;
     }
-    /* Wait for publishers to let go, then close the connection. */
+    /* A close frame if the socket still works, then the writer sends what is queued. */
+    uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    enqueue(c, WS_OP_CLOSE, b, 2);
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->writer, NULL);
+    /* Wait for publishers to let go, then hand the socket back. */
     pthread_mutex_lock(&r->mu);
-    c->closed = true;
     while (c->refs > 0)
         pthread_cond_wait(&r->waiters_cond, &r->mu);
-    r->n_ws_clients--;
     pthread_mutex_unlock(&r->mu);
-    nng_http_conn_close(c->conn);
-    c->conn = NULL;
+    pthread_mutex_lock(&c->mu);
+    c->fd_closed = true;
+    pthread_mutex_unlock(&c->mu);
+    rpc_http_upgrade_close(c->urh);
     pthread_mutex_lock(&r->mu);
+    r->n_ws_clients--;
     c->done = true;
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -521,16 +647,15 @@ static void *reader_main(void *arg)
 
 static void client_free(struct rpc_ws_client *c)
 {
-    pthread_join(c->thread, NULL);
     for (size_t i = 0; i < c->n_subs; i++)
         json_decref(c->subs[i].id);
-    nng_aio_free(c->raio);
-    pthread_mutex_destroy(&c->wmu);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
     free(c->subs);
     free(c);
 }
 
-/* Join and free the clients whose reader has exited. */
+/* Join and free the clients whose threads are over. */
 static void reap(struct rpc *r)
 {
     struct rpc_ws_client *dead = NULL;
@@ -548,123 +673,105 @@ static void reap(struct rpc *r)
     pthread_mutex_unlock(&r->mu);
     while (dead) {
         struct rpc_ws_client *next = dead->next;
+        pthread_join(dead->reader, NULL);
         client_free(dead);
         dead = next;
     }
 }
 
-static void http_error(nng_aio *aio, uint16_t status, const char *text)
+int rpc_ws_accept_key(const char *key, char *out, size_t cap)
 {
-    nng_http_res *res;
-    if (nng_http_res_alloc(&res) != 0) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    nng_http_res_set_status(res, status);
-    nng_http_res_set_header(res, "Content-Type", "text/plain");
-    nng_http_res_copy_data(res, text, strlen(text));
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
-}
-
-void rpc_ws_upgrade(struct rpc *r, void *aio_, void *req_, void *conn_)
-{
-    nng_aio *aio = aio_;
-    nng_http_req *req = req_;
-    nng_http_conn *conn = conn_;
-    reap(r);
-    const char *upgrade = nng_http_req_get_header(req, "Upgrade");
-    const char *key = nng_http_req_get_header(req, "Sec-WebSocket-Key");
-    const char *version = nng_http_req_get_header(req, "Sec-WebSocket-Version");
-    if (upgrade == NULL || strcasecmp(upgrade, "websocket") != 0 || key == NULL ||
-        strlen(key) > 64 || version == NULL || strcmp(version, "13") != 0) {
-        http_error(aio, 400, "websocket upgrade expected (Upgrade: websocket, version 13)\n");
-        return;
-    }
-    uint32_t max_clients = r->env.max_subscription_clients ? r->env.max_subscription_clients : 100;
-    struct rpc_ws_client *c = calloc(1, sizeof *c);
-    size_t max_subs = r->env.max_subscriptions_per_client ? r->env.max_subscriptions_per_client : 5;
-    if (max_subs > RPC_WS_MAX_SUBS)
-        max_subs = RPC_WS_MAX_SUBS;
-    if (c != NULL)
-        c->subs = calloc(max_subs, sizeof *c->subs);
-    if (c == NULL || c->subs == NULL || nng_aio_alloc(&c->raio, NULL, NULL) != 0) {
-        if (c)
-            free(c->subs);
-        free(c);
-        http_error(aio, 500, "out of memory\n");
-        return;
-    }
-    c->r = r;
-    c->max_subs = max_subs;
-    pthread_mutex_init(&c->wmu, NULL);
-    pthread_mutex_lock(&r->mu);
-    bool full = r->n_ws_clients >= max_clients || r->stopping;
-    if (!full)
-        r->n_ws_clients++;
-    pthread_mutex_unlock(&r->mu);
-    if (full) {
-        nng_aio_free(c->raio);
-        pthread_mutex_destroy(&c->wmu);
-        free(c->subs);
-        free(c);
-        http_error(aio, 503, "max_subscription_clients reached\n");
-        return;
-    }
-    /* Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). */
+    uint8_t raw[32];
+    size_t n = 0;
+    if (strlen(key) != 24 || px_base64_decode(raw, sizeof raw, &n, key, strlen(key)) < 0 ||
+        n != 16 || cap < PX_BASE64_LEN(20))
+        return PX_EINVAL;
+    /* Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2). */
     char cat[128];
     snprintf(cat, sizeof cat, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
     uint8_t digest[20];
     sha1((const uint8_t *)cat, strlen(cat), digest);
-    char accept[PX_BASE64_LEN(20)];
-    px_base64_encode(accept, sizeof accept, digest, 20);
+    px_base64_encode(out, cap, digest, 20);
+    return 0;
+}
 
-    nng_http_res *res = NULL;
-    int rv = nng_http_hijack(conn);
-    if (rv == 0)
-        rv = nng_http_res_alloc(&res);
-    if (rv == 0) {
-        nng_http_res_set_status(res, 101);
-        nng_http_res_set_reason(res, "Switching Protocols");
-        nng_http_res_set_header(res, "Upgrade", "websocket");
-        nng_http_res_set_header(res, "Connection", "Upgrade");
-        nng_http_res_set_header(res, "Sec-WebSocket-Accept", accept);
-        nng_aio *waio;
-        rv = nng_aio_alloc(&waio, NULL, NULL);
-        if (rv == 0) {
-            nng_aio_set_timeout(waio, WS_WRITE_TIMEOUT_MS);
-            nng_http_conn_write_res(conn, res, waio);
-            nng_aio_wait(waio);
-            rv = nng_aio_result(waio);
-            nng_aio_free(waio);
-        }
-        nng_http_res_free(res);
-    }
-    /* The server is done with this request: we own conn and req now. */
-    nng_aio_set_output(aio, 0, NULL);
-    nng_aio_finish(aio, 0);
-    nng_http_req_free(req);
-    c->conn = conn;
+bool rpc_ws_admit(struct rpc *r)
+{
+    reap(r);
+    uint32_t max_clients = r->env.max_subscription_clients ? r->env.max_subscription_clients : 100;
     pthread_mutex_lock(&r->mu);
-    if (rv == 0 && pthread_create(&c->thread, NULL, reader_main, c) == 0) {
-        c->next = r->ws_clients;
-        r->ws_clients = c;
-        pthread_mutex_unlock(&r->mu);
-        return;
-    }
+    bool ok = r->n_ws_clients < max_clients && !r->stopping;
+    if (ok)
+        r->n_ws_clients++;
+    pthread_mutex_unlock(&r->mu);
+    return ok;
+}
+
+void rpc_ws_unadmit(struct rpc *r)
+{
+    pthread_mutex_lock(&r->mu);
     r->n_ws_clients--;
     pthread_mutex_unlock(&r->mu);
-    nng_http_conn_close(conn);
-    nng_aio_free(c->raio);
-    pthread_mutex_destroy(&c->wmu);
-    free(c->subs);
-    free(c);
+}
+
+void rpc_ws_start(struct rpc *r, int fd, const char *extra, size_t extra_len, void *urh)
+{
+    size_t max_subs = r->env.max_subscriptions_per_client ? r->env.max_subscriptions_per_client : 5;
+    if (max_subs > RPC_WS_MAX_SUBS)
+        max_subs = RPC_WS_MAX_SUBS;
+    struct rpc_ws_client *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        c->subs = calloc(max_subs, sizeof *c->subs);
+    if (c == NULL || c->subs == NULL || extra_len > sizeof c->rbuf) {
+        if (c)
+            free(c->subs);
+        free(c);
+        rpc_http_upgrade_close(urh);
+        rpc_ws_unadmit(r);
+        return;
+    }
+    c->r = r;
+    c->fd = fd;
+    c->urh = urh;
+    c->max_subs = max_subs;
+    memcpy(c->rbuf, extra, extra_len);
+    c->rlen = extra_len;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    if (pthread_create(&c->writer, NULL, writer_main, c) != 0) {
+        client_free(c);
+        rpc_http_upgrade_close(urh);
+        rpc_ws_unadmit(r);
+        return;
+    }
+    if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
+        pthread_mutex_lock(&c->mu);
+        c->dead = true;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->writer, NULL);
+        client_free(c);
+        rpc_http_upgrade_close(urh);
+        rpc_ws_unadmit(r);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    c->next = r->ws_clients;
+    r->ws_clients = c;
+    pthread_mutex_unlock(&r->mu);
 }
 
 void rpc_ws_close_all(struct rpc *r)
 {
-    /* nng_aio_stop aborts a read in progress and makes every later one fail at once, so
-     * each reader leaves its loop whatever it was doing; then join them all. */
+    /* Shutting the socket down ends the reader's wait and the writer's; each client then
+     * closes itself, and is joined here. */
+    pthread_mutex_lock(&r->mu);
+    for (struct rpc_ws_client *c = r->ws_clients; c; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        kill_locked(c);
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
     for (;;) {
         pthread_mutex_lock(&r->mu);
         struct rpc_ws_client *c = r->ws_clients;
@@ -673,7 +780,7 @@ void rpc_ws_close_all(struct rpc *r)
         pthread_mutex_unlock(&r->mu);
         if (c == NULL)
             break;
-        nng_aio_stop(c->raio);
+        pthread_join(c->reader, NULL);
         client_free(c);
     }
 }

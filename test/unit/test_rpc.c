@@ -13,13 +13,17 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "abci.pb-c.h"
@@ -285,12 +289,44 @@ static int query_cb(const struct rpc_query *q, struct rpc_query_result *out, voi
 
 static uint16_t g_port, g_mport;
 
+static char bsp[600], ssp[600], gp[600];
+
+/* The env of the fixture's server: the stores filled here, small limits, fake node. */
+static void fixture_env(struct rpc_env *env, const char *ra, const char *ma)
+{
+    static const char *const cors[] = {"https://wallet.example", NULL};
+    memset(env, 0, sizeof *env);
+    env->blockstore_path = bsp;
+    env->statestore_path = ssp;
+    env->genesis_path = gp;
+    env->txindex_path = g_ixp;
+    env->node_id = "0123456789abcdef0123456789abcdef01234567";
+    env->moniker = "node0";
+    env->chain_id = CHAIN;
+    env->p2p_listen_addr = "tcp://127.0.0.1:26656";
+    env->rpc_listen_addr = ra;
+    env->metrics_listen_addr = ma;
+    env->cors_origins = cors;
+    env->max_body_bytes = 4096;
+    env->max_header_bytes = 16384;
+    env->max_subscription_clients = 2;
+    env->max_subscriptions_per_client = 3;
+    env->timeout_broadcast_tx_commit_ms = 500;
+    env->metrics = g_metrics;
+    env->metrics_std = &g_std;
+    env->status = status_cb;
+    env->signer_health = signer_cb;
+    env->submit_tx = submit_cb;
+    env->check_tx = submit_cb;
+    env->app_info = info_cb;
+    env->app_query = query_cb;
+}
+
 static int setup(void **state)
 {
     (void)state;
     assert_true(sodium_init() >= 0);
     assert_int_equal(pxt_tmpdir("rpc", g_dir, sizeof g_dir), 0);
-    char bsp[600], ssp[600], gp[600];
     snprintf(bsp, sizeof bsp, "%s/blockstore.db", g_dir);
     snprintf(ssp, sizeof ssp, "%s/state.db", g_dir);
     snprintf(gp, sizeof gp, "%s/genesis.json", g_dir);
@@ -336,32 +372,8 @@ static int setup(void **state)
     char ra[64], ma[64];
     snprintf(ra, sizeof ra, "tcp://127.0.0.1:%u", g_port);
     snprintf(ma, sizeof ma, "tcp://127.0.0.1:%u", g_mport);
-    static const char *const cors[] = {"https://wallet.example", NULL};
     struct rpc_env env;
-    memset(&env, 0, sizeof env);
-    env.blockstore_path = bsp;
-    env.statestore_path = ssp;
-    env.genesis_path = gp;
-    env.txindex_path = g_ixp;
-    env.node_id = "0123456789abcdef0123456789abcdef01234567";
-    env.moniker = "node0";
-    env.chain_id = CHAIN;
-    env.p2p_listen_addr = "tcp://127.0.0.1:26656";
-    env.rpc_listen_addr = ra;
-    env.metrics_listen_addr = ma;
-    env.cors_origins = cors;
-    env.max_body_bytes = 4096;
-    env.max_subscription_clients = 2;
-    env.max_subscriptions_per_client = 3;
-    env.timeout_broadcast_tx_commit_ms = 500;
-    env.metrics = g_metrics;
-    env.metrics_std = &g_std;
-    env.status = status_cb;
-    env.signer_health = signer_cb;
-    env.submit_tx = submit_cb;
-    env.check_tx = submit_cb;
-    env.app_info = info_cb;
-    env.app_query = query_cb;
+    fixture_env(&env, ra, ma);
     assert_int_equal(rpc_new(&env, &g_rpc), 0);
     assert_int_equal(rpc_port(g_rpc), g_port);
     return 0;
@@ -949,14 +961,16 @@ static char *http(uint16_t port, const char *method, const char *path, const cha
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char req[8192];
     size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(req, sizeof req,
+    size_t cap_req = strlen(path) + (extra_headers ? strlen(extra_headers) : 0) + blen + 256;
+    char *req = malloc(cap_req);
+    int n = snprintf(req, cap_req,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                      method, path, extra_headers ? extra_headers : "", blen, body ? body : "");
-    assert_true(n > 0 && (size_t)n < sizeof req);
+    assert_true(n > 0 && (size_t)n < cap_req);
     assert_int_equal(write(fd, req, (size_t)n), n);
+    free(req);
     size_t cap = 1 << 20, len = 0;
     char *out = malloc(cap);
     for (;;) {
@@ -991,7 +1005,7 @@ static void test_http(void **state)
     (void)state;
     /* More requests than workers, one after the other: each is answered (a worker that
      * missed its wake-up would leave one hanging). */
-    for (int i = 0; i < 3 * RPC_WORKERS; i++) {
+    for (int i = 0; i < 24; i++) {
         char *x =
             http(g_port, "POST", "/", NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"health\"}");
         if (strncmp(x, "HTTP/1.1 200", 12) != 0)
@@ -1057,7 +1071,8 @@ static void test_http(void **state)
     big[sizeof big - 1] = '\0';
     memcpy(big, "{\"jsonrpc\":\"2.0\"", 16);
     resp = http(g_port, "POST", "/", NULL, big);
-    assert_true(strncmp(resp, "HTTP/1.1 413", 12) == 0 || strncmp(resp, "HTTP/1.1 400", 12) == 0);
+    if (strncmp(resp, "HTTP/1.1 413", 12) != 0)
+        fail_msg("a body over max_body_bytes: %s", resp);
     free(resp);
 }
 
@@ -1593,6 +1608,475 @@ static void test_garbage(void **state)
     }
 }
 
+/* ---- HTTP under hostile clients: connection limits, deadlines, sizes, pools ---- */
+
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Did the server close fd within timeout_ms? Reads (and drops) whatever it sent first. */
+static bool closed_by_server(int fd, int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long spent = (long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= timeout_ms)
+            return false;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)(timeout_ms - spent)) <= 0)
+            continue;
+        char buf[65536];
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            return true;
+    }
+}
+
+/* A second server on the fixture's stores, with the limits a test wants. */
+static struct rpc *limited_server(uint16_t *port, const struct rpc_env *tweaks)
+{
+    *port = pxt_free_port();
+    char ra[64];
+    snprintf(ra, sizeof ra, "tcp://127.0.0.1:%u", *port);
+    struct rpc_env env;
+    fixture_env(&env, ra, NULL);
+    env.max_open_connections = tweaks->max_open_connections;
+    env.max_connections_per_ip = tweaks->max_connections_per_ip;
+    env.read_timeout_ms = tweaks->read_timeout_ms;
+    env.write_timeout_ms = tweaks->write_timeout_ms;
+    if (tweaks->max_subscription_clients)
+        env.max_subscription_clients = tweaks->max_subscription_clients;
+    if (tweaks->timeout_broadcast_tx_commit_ms)
+        env.timeout_broadcast_tx_commit_ms = tweaks->timeout_broadcast_tx_commit_ms;
+    if (tweaks->submit_tx)
+        env.submit_tx = tweaks->submit_tx;
+    if (tweaks->app_query)
+        env.app_query = tweaks->app_query;
+    struct rpc *r = NULL;
+    assert_int_equal(rpc_new(&env, &r), 0);
+    return r;
+}
+
+static bool health_ok(void *user)
+{
+    char *resp = http(*(uint16_t *)user, "GET", "/health", NULL, NULL);
+    bool ok = strncmp(resp, "HTTP/1.1 200", 12) == 0;
+    free(resp);
+    return ok;
+}
+
+static void test_http_connection_limits(void **state)
+{
+    (void)state;
+    /* Total: 4 connections that send nothing hold every slot; the 5th is closed at once. */
+    struct rpc_env t;
+    memset(&t, 0, sizeof t);
+    t.max_open_connections = 4;
+    t.read_timeout_ms = 60000;
+    t.write_timeout_ms = 60000;
+    uint16_t port;
+    struct rpc *r = limited_server(&port, &t);
+    int idle[4];
+    for (int i = 0; i < 4; i++)
+        idle[i] = tcp_connect(port);
+    char *ok = http(port, "GET", "/health", NULL, NULL); /* one slot: refused */
+    assert_true(strncmp(ok, "HTTP/1.1 200", 12) != 0);
+    free(ok);
+    for (int i = 0; i < 4; i++)
+        close(idle[i]);
+    rpc_free(r);
+
+    /* Per address: 3 from 127.0.0.1 (the server's read deadline far away); the 4th is
+     * closed at once. */
+    t.max_open_connections = 100;
+    t.max_connections_per_ip = 3;
+    r = limited_server(&port, &t);
+    int held[3];
+    for (int i = 0; i < 3; i++)
+        held[i] = tcp_connect(port);
+    int fourth = tcp_connect(port);
+    assert_true(closed_by_server(fourth, 5000));
+    close(fourth);
+    for (int i = 0; i < 3; i++)
+        close(held[i]);
+    assert_true(pxt_wait_until(health_ok, &port, 10000));
+    rpc_free(r);
+
+    /* Deadlines: the read deadline (600 ms) closes silent connections and a slowloris
+     * that sends a header byte every 50 ms (libmicrohttpd's idle timeout alone would keep
+     * it), after which the address may connect again. */
+    t.max_connections_per_ip = 0;
+    t.read_timeout_ms = 600;
+    t.write_timeout_ms = 600;
+    r = limited_server(&port, &t);
+    int silent[2] = {tcp_connect(port), tcp_connect(port)};
+    int slow = tcp_connect(port);
+    const char *start = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    assert_int_equal(send(slow, start, strlen(start), MSG_NOSIGNAL), (ssize_t)strlen(start));
+    bool slow_closed = false;
+    for (int i = 0; i < 200 && !slow_closed; i++) { /* at most 10 s of trickling */
+        if (send(slow, "a", 1, MSG_NOSIGNAL) != 1 || closed_by_server(slow, 50))
+            slow_closed = true;
+    }
+    assert_true(slow_closed);
+    assert_true(closed_by_server(silent[0], 10000));
+    assert_true(closed_by_server(silent[1], 10000));
+    close(slow);
+    close(silent[0]);
+    close(silent[1]);
+    /* The server sees the closes on its own time: the address is admitted again soon. */
+    assert_true(pxt_wait_until(health_ok, &port, 10000));
+    rpc_free(r);
+}
+
+/* Write a raw request, read one whole response (Content-Length or close). */
+static char *http_raw(uint16_t port, const char *req, size_t len)
+{
+    int fd = tcp_connect(port);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    size_t cap = 1 << 20, got = 0;
+    char *out = malloc(cap);
+    for (;;) {
+        ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        out[got] = '\0';
+        char *end = strstr(out, "\r\n\r\n");
+        const char *cl = strcasestr(out, "Content-Length:");
+        if (end && cl && cl < end && got >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
+            break;
+    }
+    out[got] = '\0';
+    close(fd);
+    return out;
+}
+
+static void expect_status_and_error(const char *resp, const char *status, int code)
+{
+    if (strncmp(resp, status, strlen(status)) != 0)
+        fail_msg("want %s, got: %.300s", status, resp);
+    json_t *j = json_loads(body_of(resp), 0, NULL);
+    if (j == NULL)
+        fail_msg("the body is not JSON: %.300s", body_of(resp));
+    assert_int_equal(error_code(j), code);
+    json_decref(j);
+}
+
+static void test_http_sizes(void **state)
+{
+    (void)state;
+    /* A GET broadcast of a 4,500-byte tx: a URL of over 9,000 bytes is served. */
+    size_t n = 4500;
+    char *url = malloc(2 * n + 64);
+    int k = sprintf(url, "/broadcast_tx_sync?tx=0x");
+    for (size_t i = 0; i < n; i++)
+        k += sprintf(url + k, "%02x", (unsigned)('a' + i % 26));
+    char *resp = http(g_port, "GET", url, NULL, NULL);
+    free(url);
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
+        fail_msg("long URL: %.300s", resp);
+    json_t *j = json_loads(body_of(resp), 0, NULL);
+    assert_non_null(json_object_get(j, "result"));
+    json_decref(j);
+    free(resp);
+
+    /* Headers over max_header_bytes (16 KiB here): 431 with a JSON-RPC error. */
+    size_t hl = 20000;
+    char *hdr = malloc(hl + 32);
+    memcpy(hdr, "X-Big: ", 7);
+    memset(hdr + 7, 'x', hl);
+    memcpy(hdr + 7 + hl, "\r\n", 3);
+    resp = http(g_port, "GET", "/health", hdr, NULL);
+    free(hdr);
+    expect_status_and_error(resp, "HTTP/1.1 431", -32600);
+    free(resp);
+
+    /* A chunked POST (as Go and some JS clients send) is read. */
+    const char *body = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"health\"}";
+    char req[1024];
+    int rl = snprintf(req, sizeof req,
+                      "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "10\r\n%.16s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                      body, strlen(body) - 16, body + 16);
+    resp = http_raw(g_port, req, (size_t)rl);
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
+        fail_msg("chunked POST: %.300s", resp);
+    j = json_loads(body_of(resp), 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 3);
+    assert_non_null(json_object_get(j, "result"));
+    json_decref(j);
+    free(resp);
+
+    /* A chunked body over max_body_bytes (4096): 413 with a JSON-RPC error. */
+    size_t big = 6000;
+    char *breq = malloc(big + 512);
+    rl = snprintf(breq, big + 512,
+                  "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n%zx\r\n",
+                  big);
+    memset(breq + rl, ' ', big);
+    rl += (int)big;
+    rl += sprintf(breq + rl, "\r\n0\r\n\r\n");
+    resp = http_raw(g_port, breq, (size_t)rl);
+    free(breq);
+    expect_status_and_error(resp, "HTTP/1.1 413", -32600);
+    free(resp);
+
+    /* Keep-alive with 100 pipelined requests in one write: every one is answered. */
+    size_t one = strlen("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    char *pipe = malloc(100 * one + 1);
+    for (int i = 0; i < 100; i++)
+        memcpy(pipe + (size_t)i * one, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", one);
+    int fd = tcp_connect(g_port);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(send(fd, pipe, 100 * one, MSG_NOSIGNAL), (ssize_t)(100 * one));
+    free(pipe);
+    size_t cap = 1 << 20, got = 0;
+    char *all = malloc(cap);
+    int answers = 0;
+    while (answers < 100) {
+        ssize_t r = recv(fd, all + got, cap - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        all[got] = '\0';
+        answers = 0;
+        for (const char *p = all; (p = strstr(p, "HTTP/1.1 200")) != NULL; p += 12)
+            answers++;
+    }
+    close(fd);
+    free(all);
+    assert_int_equal(answers, 100);
+}
+
+/* The app's Query waits here until released: a slow heavy method. */
+static pthread_mutex_t g_hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_hold_cond = PTHREAD_COND_INITIALIZER;
+static bool g_hold_release;
+static int g_held;
+
+static int held_query_cb(const struct rpc_query *q, struct rpc_query_result *out, void *user)
+{
+    pthread_mutex_lock(&g_hold_mu);
+    g_held++;
+    pthread_cond_broadcast(&g_hold_cond);
+    while (!g_hold_release)
+        pthread_cond_wait(&g_hold_cond, &g_hold_mu);
+    pthread_mutex_unlock(&g_hold_mu);
+    return query_cb(q, out, user);
+}
+
+static int accept_cb(const uint8_t *tx, size_t len, struct rpc_tx_check *out, void *user)
+{
+    (void)tx;
+    (void)len;
+    (void)out;
+    (void)user;
+    return 0; /* accepted, never committed */
+}
+
+struct caller {
+    uint16_t port;
+    const char *body;
+    pthread_t t;
+    char *resp;
+};
+
+static int g_callers_done;
+
+static void *caller_main(void *arg)
+{
+    struct caller *c = arg;
+    c->resp = http(c->port, "POST", "/", NULL, c->body);
+    __atomic_add_fetch(&g_callers_done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static bool held_at_least(void *user)
+{
+    pthread_mutex_lock(&g_hold_mu);
+    bool yes = g_held >= *(int *)user;
+    pthread_mutex_unlock(&g_hold_mu);
+    return yes;
+}
+
+static void test_http_pools(void **state)
+{
+    (void)state;
+    struct rpc_env t;
+    memset(&t, 0, sizeof t);
+    t.read_timeout_ms = 30000;
+    t.write_timeout_ms = 30000;
+    t.timeout_broadcast_tx_commit_ms = 3000;
+    t.submit_tx = accept_cb;
+    t.app_query = held_query_cb;
+    uint16_t port;
+    struct rpc *r = limited_server(&port, &t);
+    g_hold_release = false;
+    g_held = 0;
+    g_callers_done = 0;
+
+    /* Six abci_query calls stuck in the app, and twelve broadcast_tx_commit calls whose
+     * txs never commit (more than any pool has threads). */
+    struct caller q[6], c[12];
+    for (int i = 0; i < 6; i++) {
+        q[i] = (struct caller){.port = port,
+                               .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"abci_query\","
+                                       "\"params\":{\"path\":\"/store\",\"data\":\"00\"}}"};
+        assert_int_equal(pthread_create(&q[i].t, NULL, caller_main, &q[i]), 0);
+    }
+    int two = 2;
+    assert_true(pxt_wait_until(held_at_least, &two, 10000));
+    static char bodies[12][128];
+    for (int i = 0; i < 12; i++) {
+        uint8_t raw[8];
+        memset(raw, 'a' + i, sizeof raw);
+        char b64[16];
+        px_base64_encode(b64, sizeof b64, raw, sizeof raw);
+        snprintf(bodies[i], sizeof bodies[i],
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"broadcast_tx_commit\","
+                 "\"params\":{\"tx\":\"%s\"}}",
+                 100 + i, b64);
+        c[i] = (struct caller){.port = port, .body = bodies[i]};
+        assert_int_equal(pthread_create(&c[i].t, NULL, caller_main, &c[i]), 0);
+    }
+    /* Cheap methods and new transactions are answered meanwhile: nothing of theirs waits
+     * behind the held queries or the pending commits. */
+    char *h = http(port, "GET", "/health", NULL, NULL);
+    if (strncmp(h, "HTTP/1.1 200", 12) != 0)
+        fail_msg("health behind held queries: %.200s", h);
+    free(h);
+    for (int i = 0; i < 3; i++) {
+        char *s = http(port, "POST", "/", NULL,
+                       "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"broadcast_tx_sync\","
+                       "\"params\":{\"tx\":\"c3luYw==\"}}");
+        if (strncmp(s, "HTTP/1.1 200", 12) != 0 || strstr(s, "\"result\"") == NULL)
+            fail_msg("broadcast_tx_sync behind pending commits: %.200s", s);
+        free(s);
+    }
+    /* ... while every commit is still waiting (none has been answered yet). */
+    assert_int_equal(__atomic_load_n(&g_callers_done, __ATOMIC_SEQ_CST), 0);
+
+    pthread_mutex_lock(&g_hold_mu);
+    g_hold_release = true;
+    pthread_cond_broadcast(&g_hold_cond);
+    pthread_mutex_unlock(&g_hold_mu);
+    for (int i = 0; i < 6; i++) {
+        pthread_join(q[i].t, NULL);
+        assert_true(strncmp(q[i].resp, "HTTP/1.1 200", 12) == 0);
+        free(q[i].resp);
+    }
+    /* The parked commits are answered at their deadline, each with its own id. */
+    for (int i = 0; i < 12; i++) {
+        pthread_join(c[i].t, NULL);
+        json_t *j = json_loads(body_of(c[i].resp), 0, NULL);
+        if (j == NULL)
+            fail_msg("commit %d: %.200s", i, c[i].resp);
+        assert_int_equal(json_integer_value(json_object_get(j, "id")), 100 + i);
+        assert_int_equal(error_code(j), -32603);
+        assert_non_null(strstr(sget(j, "error.data"), "timed out"));
+        json_decref(j);
+        free(c[i].resp);
+    }
+    rpc_free(r);
+}
+
+static void test_http_commit_parked(void **state)
+{
+    (void)state;
+    /* Over HTTP, broadcast_tx_commit waits with the event thread; the next block's tx is
+     * put in a block and published by the fake node (submit_cb), which answers it. */
+    char next[64], b64[128], body[256];
+    tx_of(g_top + 1, 0, next);
+    px_base64_encode(b64, sizeof b64, (const uint8_t *)next, strlen(next));
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"broadcast_tx_commit\","
+             "\"params\":{\"tx\":\"%s\"}}",
+             b64);
+    uint64_t want = g_top + 1;
+    char *resp = http(g_port, "POST", "/", NULL, body);
+    json_t *j = json_loads(body_of(resp), 0, NULL);
+    if (j == NULL)
+        fail_msg("commit over HTTP: %.300s", resp);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "c1");
+    char hs[24];
+    snprintf(hs, sizeof hs, "%llu", (unsigned long long)want);
+    assert_string_equal(sget(j, "result.height"), hs);
+    json_decref(j);
+    free(resp);
+}
+
+static void test_ws_slow_subscribers(void **state)
+{
+    (void)state;
+    struct rpc_env t;
+    memset(&t, 0, sizeof t);
+    t.read_timeout_ms = 30000;
+    t.write_timeout_ms = 1000;
+    t.max_subscription_clients = 8;
+    uint16_t saved = g_port;
+    struct rpc *r = limited_server(&g_port, &t); /* ws_connect dials g_port */
+    /* Three subscribers that never read, with a small receive buffer, each asking for far
+     * more answers than the socket can hold. */
+    int bad[3];
+    for (int i = 0; i < 3; i++) {
+        bad[i] = ws_connect();
+        int small = 4096;
+        setsockopt(bad[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        ws_send(bad[i], 1,
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\","
+                "\"params\":{\"query\":\"tm.event='NewBlock'\"}}");
+        for (int k = 0; k < 4000; k++)
+            ws_send(bad[i], 1,
+                    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"block\","
+                    "\"params\":{\"height\":\"2\"}}");
+    }
+    int good = ws_connect();
+    struct timeval tv = {4, 0}; /* the old writer held every publish 5 s per stuck client */
+    setsockopt(good, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ws_send(good, 1,
+            "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"subscribe\","
+            "\"params\":{\"query\":\"tm.event='NewBlock'\"}}");
+    json_t *j;
+    assert_int_equal(ws_recv(good, &j), 1);
+    json_decref(j);
+    rpc_publish_block(r, g_top);
+    assert_int_equal(ws_recv(good, &j), 1);
+    assert_string_equal(sget(result_of(j), "data.type"), "tendermint/event/NewBlock");
+    json_decref(j);
+    /* The stuck ones are dropped (write_timeout_ms 1 s or a full queue). */
+    for (int i = 0; i < 3; i++) {
+        assert_true(closed_by_server(bad[i], 20000));
+        close(bad[i]);
+    }
+    close(good);
+    rpc_free(r);
+    g_port = saved;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1611,6 +2095,11 @@ int main(void)
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_http_connection_limits),
+        cmocka_unit_test(test_http_sizes),
+        cmocka_unit_test(test_http_pools),
+        cmocka_unit_test(test_http_commit_parked),
+        cmocka_unit_test(test_ws_slow_subscribers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
