@@ -144,8 +144,10 @@ static void conn_set(struct rpc_http *s, struct MHD_Connection *conn, enum conn_
         return;
     struct http_conn *c = ci->socket_context;
     pthread_mutex_lock(&s->mu);
-    c->state = st;
-    c->since_ns = rpc_now_ns();
+    if (c->state != CONN_UPGRADED) { /* a websocket stays one: no HTTP deadline applies */
+        c->state = st;
+        c->since_ns = rpc_now_ns();
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
