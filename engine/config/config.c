@@ -147,8 +147,9 @@ static const struct opt opts[] = {
     U32("rpc", "max_body_bytes", rpc.max_body_bytes, 1024, 256u << 20, 1000000,
         "Largest request body (chunked bodies too); a larger request is answered with\n"
         "HTTP 413 and a JSON-RPC error."),
-    U32("rpc", "max_header_bytes", rpc.max_header_bytes, 1024, 16u << 20, 1048576,
-        "Largest request line plus headers; larger is answered with HTTP 431."),
+    U32("rpc", "max_header_bytes", rpc.max_header_bytes, 1024, 16u << 20, 65536,
+        "Largest request line plus headers; larger is answered with HTTP 431. Each\n"
+        "connection reserves about twice this; send large transactions by POST."),
     U32("rpc", "max_open_connections", rpc.max_open_connections, 1, 100000, 900,
         "Most simultaneous connections (HTTP and websocket); beyond it new connections\n"
         "are refused."),

@@ -106,7 +106,7 @@ struct rpc_env {
     const char *metrics_listen_addr;   /* tcp://127.0.0.1:26660 ("" or NULL: no /metrics) */
     const char *const *cors_origins;   /* allowed origins ("*": any); NULL-terminated or NULL */
     uint32_t max_body_bytes;           /* 0: 1000000 */
-    uint32_t max_header_bytes;         /* request line + headers; 0: 1048576 */
+    uint32_t max_header_bytes;         /* request line + headers; 0: 65536 */
     uint32_t max_open_connections;     /* HTTP and websocket connections; 0: 900 */
     uint32_t max_connections_per_ip;   /* 0: no limit per client address */
     uint32_t read_timeout_ms;          /* a whole request; 0: 10000 */
