@@ -116,13 +116,16 @@ static const struct opt opts[] = {
         "Time allowed for the authenticated key exchange of a new connection (two\n"
         "round trips; a connection slower than this is dropped)."),
     U32("p2p", "dial_timeout_ms", p2p.dial_timeout_ms, 100, 600000, 3000,
-        "Time allowed for a TCP connection to a peer to open."),
+        "Time allowed for a TCP connection to a peer to open. NOT APPLIED YET: the dial\n"
+        "waits for the system's TCP connect timeout."),
     U64("p2p", "send_rate_bytes_per_s", p2p.send_rate_bytes_per_s, 1024, 1ull << 34, 5120000,
-        "Most bytes per second sent to one peer."),
+        "Most bytes per second sent to one peer. NOT APPLIED YET: no send rate limit."),
     U64("p2p", "recv_rate_bytes_per_s", p2p.recv_rate_bytes_per_s, 1024, 1ull << 34, 5120000,
-        "Most bytes per second received from one peer."),
+        "Most bytes per second received from one peer. NOT APPLIED YET: no receive rate\n"
+        "limit (BlockRequests are rate-limited: block_requests_per_s)."),
     U32("p2p", "max_frame_bytes", p2p.max_frame_bytes, 1024, 64u << 20, 1048576,
-        "Largest frame a peer may send; a larger one disconnects the peer."),
+        "Largest frame a peer may send. NOT APPLIED YET: frames carry at most 64 KiB of\n"
+        "data (P2P_CHUNK_BYTES) and messages are bounded per channel."),
     U64("p2p", "ban_duration_ms", p2p.ban_duration_ms, 0, 30 * DAY_MS, 600000,
         "How long a misbehaving peer is refused after being disconnected."),
     U32("p2p", "refused_log_interval_ms", p2p.refused_log_interval_ms, 0, 3600000, 10000,
@@ -136,8 +139,8 @@ static const struct opt opts[] = {
         "BlockRequests of one peer answered at once beyond the rate; a peer that sends\n"
         "this many unanswerable ones before its allowance fills up again is banned."),
     BOOL("p2p", "pex", p2p.pex, 0,
-         "Peer exchange (learning peers from peers). Off: only persistent peers and\n"
-         "peers that dial us are used."),
+         "Peer exchange (learning peers from peers). NOT IMPLEMENTED YET: whatever this\n"
+         "says, only persistent peers and peers that dial us are used."),
 
     STR("rpc", "listen_addr", rpc.listen_addr, S_TCP_OR_EMPTY, "tcp://127.0.0.1:26657",
         "Address of the JSON-RPC server; \"\" turns it off. Keep it on 127.0.0.1 unless\n"
@@ -269,8 +272,11 @@ static const struct {
     {"storage", "Block and state stores."},
     {"instrumentation", "Metrics."},
     {"log", "Logging (one line per event on standard error)."},
-    {"blocksync", "Catching up by downloading blocks."},
-    {"statesync", "Catching up from an application snapshot."},
+    {"blocksync", "Catching up by downloading blocks. NOT IMPLEMENTED YET: these options\n"
+                  "are parsed and have no effect; a node behind catches up through consensus\n"
+                  "gossip (one decided block per round trip)."},
+    {"statesync", "Catching up from an application snapshot. NOT IMPLEMENTED YET: these\n"
+                  "options are parsed and have no effect; a new node replays every block."},
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
