@@ -1,6 +1,6 @@
 /*
  * cmsg: the consensus gossip messages (proto/consensus.proto) as one plain C struct, and
- * their encoding. The only file of the reactors that sees protobuf-c structs. Decoding
+ * their encoding: the only engine file that sees their protobuf-c structs. Decoding
  * refuses anything over the caller's size bound, unknown kinds and missing payloads.
  */
 #ifndef PX_CMSG_H

@@ -1,5 +1,5 @@
 /*
- * fuzz_chainstate: the chain state record of the state store (engine/node/chainstate.h),
+ * fuzz_chainstate: the chain state record of the state store (engine/state/chainstate.h),
  * as a node reads it back from disk at start and on rollback. Whatever decodes has a
  * non-empty validator set and bounded lengths, encodes again, and that encoding decodes to
  * a state that encodes to the same bytes.

@@ -1,5 +1,5 @@
 /*
- * fuzz_walcodec: the node's WAL record payloads (engine/node/walcodec.h) as replay reads
+ * fuzz_walcodec: the node's WAL record payloads (engine/shell/walcodec.h) as replay reads
  * them back from disk: a consensus input or a block record. Whatever decodes must encode
  * again, and that encoding must decode to a value that encodes to the same bytes; a block
  * record's header must be exactly what walcodec_encode_block_header writes for its height

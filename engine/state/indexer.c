@@ -1,5 +1,5 @@
 /*
- * indexer: see indexer.h. The only node file that reads the packed FinalizeBlock
+ * indexer: see indexer.h. The only file of engine/state that reads the packed FinalizeBlock
  * responses' events (protobuf-c at the edge).
  */
 #include "indexer.h"
