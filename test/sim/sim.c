@@ -271,6 +271,8 @@ struct sim {
     bool gst_passed;
     struct baseline *base;
     size_t n_base;
+    int32_t *after_gst; /* per height (index h - 1): rounds after GST, -1 if not seen */
+    size_t n_after_gst;
     uint32_t honest;
     struct cs_output *out;
     struct sim_result *res;
@@ -1163,10 +1165,28 @@ static void check_termination(struct sim *s, uint32_t i)
     }
     uint64_t h = cs_height(s->nodes[i].cs);
     int32_t r = cs_round(s->nodes[i].cs);
+    if (h == 0) {
+        return; /* before its first height */
+    }
     int32_t base = 0;
     for (size_t k = 0; k < s->n_base; k++) {
         if (s->base[k].height == h) {
             base = s->base[k].round;
+        }
+    }
+    if (s->n_after_gst < h) {
+        size_t n = h * 2;
+        s->after_gst = xrealloc(s->after_gst, n * sizeof(*s->after_gst));
+        for (size_t k = s->n_after_gst; k < n; k++) {
+            s->after_gst[k] = -1;
+        }
+        s->n_after_gst = n;
+    }
+    int32_t excess = r > base ? r - base : 0;
+    if (excess > s->after_gst[h - 1]) {
+        s->after_gst[h - 1] = excess;
+        if ((uint32_t)excess > s->res->max_rounds_after_gst) {
+            s->res->max_rounds_after_gst = (uint32_t)excess;
         }
     }
     uint32_t bound = s->o->round_bound ? s->o->round_bound : s->o->byzantine + 4;
@@ -1601,6 +1621,7 @@ static void teardown(struct sim *s)
     free(s->agreed_set);
     free(s->heap);
     free(s->base);
+    free(s->after_gst);
     free(s->out);
     kmap_free(&s->signed_map);
     kmap_free(&s->seen_map);
@@ -1688,6 +1709,12 @@ int sim_run(const struct sim_opts *o, uint64_t seed, struct sim_result *res)
     }
     if (!res->violation) {
         res->time_ms = s.now_ns / MS_NS;
+    }
+    for (size_t k = 0; k < s.n_after_gst; k++) {
+        if (s.after_gst[k] >= 0) {
+            uint32_t b = (uint32_t)s.after_gst[k];
+            res->rounds_hist[b < SIM_ROUNDS_HIST ? b : SIM_ROUNDS_HIST - 1]++;
+        }
     }
     teardown(&s);
     return 0;

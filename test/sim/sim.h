@@ -42,6 +42,8 @@ enum sim_delay_dist {
     SIM_DELAY_EXP,
 };
 
+#define SIM_ROUNDS_HIST 64
+
 struct sim_opts {
     uint32_t validators;
     uint32_t byzantine;
@@ -74,6 +76,12 @@ struct sim_result {
     uint64_t evidence;
     uint64_t drops;
     uint64_t digest; /* hash of every output of every core, byte for byte */
+    /* Rounds after GST (what the termination check bounds): per height the highest
+     * round an honest node reached there minus that height's round at GST (0 for heights
+     * started after GST); rounds_hist[k] counts heights with k (the last bucket: k or
+     * more). */
+    uint32_t max_rounds_after_gst;
+    uint64_t rounds_hist[SIM_ROUNDS_HIST];
 };
 
 void sim_opts_default(struct sim_opts *o);
