@@ -304,7 +304,7 @@ int sim_byz_kind_parse(const char *s)
 }
 
 static const char *const sabotage_names[SIM_SABOTAGE_KINDS] = {
-    "none", "double-sign", "no-evidence", "invalid-blocks", "silence",
+    "none", "double-sign", "no-evidence", "invalid-blocks", "silence", "drop-proposals",
 };
 
 const char *sim_sabotage_name(enum sim_sabotage k)
@@ -1282,6 +1282,9 @@ static void deliver(struct sim *s, uint32_t i, const struct msg *m, bool own)
         return;
     }
     if (m->kind == MSG_PROPOSAL) {
+        if (!own && !nd->byz && s->o->sabotage == SIM_SABOTAGE_DROP_PROPOSALS) {
+            return; /* rounds go on (nil prevotes time out) but never decide */
+        }
         const struct proposal *p = &m->u.proposal;
         int32_t signer = -1;
         uint64_t h = cs_height(nd->cs);

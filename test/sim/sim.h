@@ -30,10 +30,11 @@ enum sim_byz_kind {
 /* Deliberate faults of the honest side, to prove each check can fail. */
 enum sim_sabotage {
     SIM_SABOTAGE_NONE = 0,
-    SIM_SABOTAGE_DOUBLE_SIGN, /* an honest shell also signs a conflicting vote */
-    SIM_SABOTAGE_NO_EVIDENCE, /* honest shells lose the core's evidence outputs */
-    SIM_SABOTAGE_INVALID,     /* proposers build invalid blocks and every app accepts them */
-    SIM_SABOTAGE_SILENCE,     /* the network delivers nothing after GST */
+    SIM_SABOTAGE_DOUBLE_SIGN,    /* an honest shell also signs a conflicting vote */
+    SIM_SABOTAGE_NO_EVIDENCE,    /* honest shells lose the core's evidence outputs */
+    SIM_SABOTAGE_INVALID,        /* proposers build invalid blocks and every app accepts them */
+    SIM_SABOTAGE_SILENCE,        /* the network delivers nothing after GST */
+    SIM_SABOTAGE_DROP_PROPOSALS, /* honest shells drop peers' proposals: rounds never decide */
     SIM_SABOTAGE_KINDS,
 };
 
