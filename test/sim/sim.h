@@ -44,6 +44,8 @@ enum sim_delay_dist {
 };
 
 #define SIM_ROUNDS_HIST 64
+#define SIM_AFTER_GST_ROUNDS 0
+#define SIM_AFTER_GST_FAILED 1
 
 struct sim_opts {
     uint32_t validators;
@@ -59,7 +61,8 @@ struct sim_opts {
     uint32_t partitions;                 /* partition changes before GST */
     uint32_t gst_ms;                     /* when partitions heal (0: none) */
     uint32_t gossip_ms;                  /* resend interval of each honest node */
-    uint32_t round_bound; /* rounds allowed after GST beyond the highest round then */
+    uint32_t round_bound; /* rounds allowed after GST beyond the highest round then; 0:
+                           * failed rounds with an honest proposer, as sim_bound.h allows */
     bool control;         /* expect a violation (Byzantine power >= 1/3) */
     enum sim_sabotage sabotage;
     int trace; /* 0 quiet, 1 decisions, 2 every step */
@@ -77,12 +80,16 @@ struct sim_result {
     uint64_t evidence;
     uint64_t drops;
     uint64_t digest; /* hash of every output of every core, byte for byte */
-    /* Rounds after GST (what the termination check bounds): per height the highest
-     * round an honest node reached there minus that height's round at GST (0 for heights
-     * started after GST); rounds_hist[k] counts heights with k (the last bucket: k or
-     * more). */
-    uint32_t max_rounds_after_gst;
-    uint64_t rounds_hist[SIM_ROUNDS_HIST];
+    /* The termination bound of the run: failed rounds with an honest proposer a height
+     * may take after GST (sim_bound.h; 0 with --round-bound). */
+    uint32_t honest_bound;
+    /* Per height, [SIM_AFTER_GST_ROUNDS]: the highest round an honest node reached there
+     * minus the height's round at GST (0 for heights started after GST);
+     * [SIM_AFTER_GST_FAILED]: the most rounds with an honest proposer an honest node left
+     * there after GST (what the termination check bounds). after_gst_hist[x][k] counts
+     * the heights with k (the last bucket: k or more), after_gst_max[x] is the most. */
+    uint32_t after_gst_max[2];
+    uint64_t after_gst_hist[2][SIM_ROUNDS_HIST];
 };
 
 void sim_opts_default(struct sim_opts *o);
