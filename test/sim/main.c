@@ -38,16 +38,22 @@ static void usage(FILE *f)
                "  --partitions K        K random network partitions before GST (default 0)\n"
                "  --gst MS              global stabilisation time: partitions heal (default 0)\n"
                "  --gossip-ms MS        resend interval of each node (default 100)\n"
-               "  --round-bound R       rounds allowed after GST (default byzantine + 4)\n"
+               "  --round-bound R       rounds allowed after GST, whoever proposes (default:\n"
+               "                        from a model of the network: failed rounds with an\n"
+               "                        honest proposer whose run is too unlikely, README)\n"
                "  --control             Byzantine power >= 1/3 (colluders): a violation MUST be\n"
                "                        reported; proves the checker can fail\n"
                "  --sabotage KIND       break the honest side on purpose, to prove a check can\n"
                "                        fail: double-sign | no-evidence | invalid-blocks |\n"
-               "                        silence (a violation MUST be reported)\n"
+               "                        silence | drop-proposals (a violation MUST be\n"
+               "                        reported)\n"
                "  --expect-violation    invert the exit status: 0 only if some seed reported a\n"
                "                        violation (for --control and --sabotage in tests)\n"
                "  --stop                stop at the first failing seed\n"
                "  --check-replay        run every seed twice; outputs must match byte for byte\n"
+               "  --histogram           print how many rounds after GST, and how many failed\n"
+               "                        rounds with an honest proposer, heights and seeds\n"
+               "                        needed (to check the termination bound)\n"
                "  --trace LEVEL         1: decisions, 2: every step\n"
                "  --quiet               only the summary\n"
                "  --help                this text\n"
@@ -84,6 +90,35 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One line: "WHAT: k:count ...; max M, p99 P, p99.9 Q", pN being the
+ * fewest rounds that N% of the counted items needed at most (the last bucket holds
+ * SIM_ROUNDS_HIST - 1 or more). */
+static void print_hist(const char *what, const uint64_t *h)
+{
+    uint64_t total = 0;
+    int max = 0;
+    for (int k = 0; k < SIM_ROUNDS_HIST; k++) {
+        total += h[k];
+        max = h[k] ? k : max;
+    }
+    printf("%s:", what);
+    for (int k = 0; k <= max; k++) {
+        printf(" %d:%" PRIu64, k, h[k]);
+    }
+    int p99 = 0, p999 = 0;
+    uint64_t acc = 0;
+    for (int k = 0; k <= max; k++) {
+        if (acc < total - total / 100) {
+            p99 = k;
+        }
+        if (acc < total - total / 1000) {
+            p999 = k;
+        }
+        acc += h[k];
+    }
+    printf("; max %d, p99 %d, p99.9 %d\n", max, p99, p999);
+}
+
 static void describe(const struct sim_opts *o, char *buf, size_t cap)
 {
     char kind[64] = "", bound[80] = "";
@@ -112,7 +147,7 @@ int main(int argc, char **argv)
     struct sim_opts o;
     sim_opts_default(&o);
     uint64_t seed_lo = 1, seed_hi = 1;
-    bool quiet = false, stop = false, check_replay = false, expect = false;
+    bool quiet = false, stop = false, check_replay = false, expect = false, hist = false;
     enum {
         OPT_SEED = 256,
         OPT_SEEDS,
@@ -137,6 +172,7 @@ int main(int argc, char **argv)
         OPT_REPLAY,
         OPT_SABOTAGE,
         OPT_EXPECT,
+        OPT_HIST,
     };
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, OPT_SEED},
@@ -162,6 +198,7 @@ int main(int argc, char **argv)
         {"check-replay", no_argument, NULL, OPT_REPLAY},
         {"sabotage", required_argument, NULL, OPT_SABOTAGE},
         {"expect-violation", no_argument, NULL, OPT_EXPECT},
+        {"histogram", no_argument, NULL, OPT_HIST},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -255,6 +292,9 @@ int main(int argc, char **argv)
         case OPT_EXPECT:
             expect = true;
             break;
+        case OPT_HIST:
+            hist = true;
+            break;
         case OPT_SABOTAGE: {
             int k = sim_sabotage_parse(optarg);
             bad = k < 0;
@@ -297,7 +337,8 @@ int main(int argc, char **argv)
 
     double t0 = now_s();
     uint64_t runs = 0, failed = 0, heights = 0, steps = 0, msgs = 0;
-    uint32_t max_round = 0;
+    uint32_t max_round = 0, bound_lo = UINT32_MAX, bound_hi = 0;
+    uint64_t height_hist[2][SIM_ROUNDS_HIST] = {{0}}, seed_hist[2][SIM_ROUNDS_HIST] = {{0}};
     for (uint64_t seed = seed_lo;; seed++) {
         struct sim_result r;
         if (sim_run(&o, seed, &r) != 0) {
@@ -322,6 +363,15 @@ int main(int argc, char **argv)
         steps += r.steps;
         msgs += r.messages;
         max_round = r.max_round > max_round ? r.max_round : max_round;
+        bound_lo = r.honest_bound < bound_lo ? r.honest_bound : bound_lo;
+        bound_hi = r.honest_bound > bound_hi ? r.honest_bound : bound_hi;
+        for (int x = 0; x < 2; x++) {
+            for (int k = 0; k < SIM_ROUNDS_HIST; k++) {
+                height_hist[x][k] += r.after_gst_hist[x][k];
+            }
+            uint32_t most = r.after_gst_max[x];
+            seed_hist[x][most < SIM_ROUNDS_HIST ? most : SIM_ROUNDS_HIST - 1]++;
+        }
         if (r.violation) {
             failed++;
             printf("VIOLATION seed %" PRIu64 " step %" PRIu64 " at %" PRIu64 " ms: %s\n", seed,
@@ -350,6 +400,21 @@ int main(int argc, char **argv)
            " messages, max decision round %u; %.1f s: %.1f seeds/s, %.1f heights/s\n",
            runs, failed, heights, steps, msgs, max_round, dt, (double)runs / dt,
            (double)heights / dt);
+    if (!o.round_bound && bound_lo == bound_hi) {
+        printf("termination bound: %u failed round%s with an honest proposer after GST\n", bound_lo,
+               bound_lo == 1 ? "" : "s");
+    } else if (!o.round_bound) {
+        printf("termination bound: %u to %u failed rounds with an honest proposer after GST\n",
+               bound_lo, bound_hi);
+    }
+    if (hist) {
+        print_hist("rounds after GST, heights", height_hist[SIM_AFTER_GST_ROUNDS]);
+        print_hist("rounds after GST, seeds (their most)", seed_hist[SIM_AFTER_GST_ROUNDS]);
+        print_hist("failed rounds with an honest proposer after GST, heights",
+                   height_hist[SIM_AFTER_GST_FAILED]);
+        print_hist("failed rounds with an honest proposer after GST, seeds (their most)",
+                   seed_hist[SIM_AFTER_GST_FAILED]);
+    }
     if (o.control) {
         printf("control (Byzantine power >= 1/3): %s\n", failed
                                                              ? "violation reported, as it must be"

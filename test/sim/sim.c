@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cs.h"
+#include "sim_bound.h"
 #include "sim_rng.h"
 #include "validator_set.h"
 
@@ -231,7 +232,9 @@ struct node {
     uint64_t msgs_height; /* height own/props belong to */
     struct decision *dec; /* index height - 1 */
     size_t n_dec, cap_dec;
-    uint64_t decided; /* highest height decided */
+    uint64_t decided;     /* highest height decided */
+    uint64_t term_height; /* the termination check's verdict holds for this height, round */
+    int32_t term_round;
 };
 
 struct sim_block {
@@ -245,6 +248,12 @@ struct sim_block {
 struct baseline {
     uint64_t height;
     int32_t round;
+};
+
+/* Whose proposer is honest, for the rounds 0..n-1 of one height. */
+struct proposers {
+    uint8_t *honest;
+    uint32_t n, cap;
 };
 
 struct sim {
@@ -271,6 +280,12 @@ struct sim {
     bool gst_passed;
     struct baseline *base;
     size_t n_base;
+    int32_t (*after_gst)[2]; /* per height (index h - 1): as sim_result's, -1 if not seen */
+    size_t n_after_gst;
+    uint32_t honest_bound;   /* failed rounds with an honest proposer allowed after GST */
+    struct proposers *props; /* per height (index h - 1), for the termination check */
+    size_t n_props, cap_props;
+    struct validator_set *scratch;
     uint32_t honest;
     struct cs_output *out;
     struct sim_result *res;
@@ -302,7 +317,7 @@ int sim_byz_kind_parse(const char *s)
 }
 
 static const char *const sabotage_names[SIM_SABOTAGE_KINDS] = {
-    "none", "double-sign", "no-evidence", "invalid-blocks", "silence",
+    "none", "double-sign", "no-evidence", "invalid-blocks", "silence", "drop-proposals",
 };
 
 const char *sim_sabotage_name(enum sim_sabotage k)
@@ -331,7 +346,7 @@ void sim_opts_default(struct sim_opts *o)
     o->delay_min_ms = 2;
     o->delay_max_ms = 40;
     o->gossip_ms = 100;
-    o->round_bound = 0; /* 0: byzantine + 4 */
+    o->round_bound = 0; /* 0: the model of sim_bound.h */
 }
 
 int sim_opts_check(const struct sim_opts *o, char *err, unsigned long cap)
@@ -1156,6 +1171,53 @@ static void check_evidence(struct sim *s, uint32_t i, const struct vote *v)
     }
 }
 
+/* 1 if the proposer of round r at height h is honest: the height's set advanced r times
+ * in one call, as the core chooses it (DESIGN section 10). Cached per height. */
+static uint8_t proposer_honest(struct sim *s, uint64_t h, int32_t r)
+{
+    while (s->n_props < h) {
+        struct proposers none = {NULL, 0, 0};
+        VEC_PUSH(s->props, s->n_props, s->cap_props, none);
+    }
+    struct proposers *p = &s->props[h - 1];
+    while (p->n <= (uint32_t)r) {
+        int32_t round = (int32_t)p->n;
+        validator_set_copy(s->scratch, set_at(s, h));
+        if (round > 0 && validator_set_increment_proposer_priority(s->scratch, round) != 0) {
+            fprintf(stderr, "phalanx-sim: could not advance the proposer of height %llu\n",
+                    (unsigned long long)h);
+            exit(3);
+        }
+        uint8_t honest = !s->nodes[s->scratch->proposer_index].byz;
+        VEC_PUSH(p->honest, p->n, p->cap, honest);
+    }
+    return p->honest[r];
+}
+
+/* For --histogram: what an honest node at height h has seen after GST. */
+static void note_after_gst(struct sim *s, uint64_t h, int32_t rounds, int32_t failed)
+{
+    if (s->n_after_gst < h) {
+        size_t n = h * 2;
+        s->after_gst = xrealloc(s->after_gst, n * sizeof(*s->after_gst));
+        for (size_t k = s->n_after_gst; k < n; k++) {
+            s->after_gst[k][0] = s->after_gst[k][1] = -1;
+        }
+        s->n_after_gst = n;
+    }
+    int32_t seen[2] = {rounds, failed};
+    for (int x = 0; x < 2; x++) {
+        if (seen[x] > s->after_gst[h - 1][x]) {
+            s->after_gst[h - 1][x] = seen[x];
+            if ((uint32_t)seen[x] > s->res->after_gst_max[x]) {
+                s->res->after_gst_max[x] = (uint32_t)seen[x];
+            }
+        }
+    }
+}
+
+/* After GST an honest node may fail only so many rounds with an honest proposer at one
+ * height (sim_bound); rounds with a Byzantine proposer are not counted. */
 static void check_termination(struct sim *s, uint32_t i)
 {
     if (!s->gst_passed || s->nodes[i].byz) {
@@ -1163,18 +1225,41 @@ static void check_termination(struct sim *s, uint32_t i)
     }
     uint64_t h = cs_height(s->nodes[i].cs);
     int32_t r = cs_round(s->nodes[i].cs);
+    if (h == 0) {
+        return; /* before its first height */
+    }
     int32_t base = 0;
     for (size_t k = 0; k < s->n_base; k++) {
         if (s->base[k].height == h) {
             base = s->base[k].round;
         }
     }
-    uint32_t bound = s->o->round_bound ? s->o->round_bound : s->o->byzantine + 4;
-    if (r > base + (int32_t)bound) {
+    struct node *nd = &s->nodes[i];
+    if (nd->term_height == h && nd->term_round == r) {
+        return; /* judged already */
+    }
+    nd->term_height = h;
+    nd->term_round = r;
+    uint32_t failed = 0;
+    for (int32_t k = base; k < r; k++) {
+        failed += proposer_honest(s, h, k);
+    }
+    note_after_gst(s, h, r > base ? r - base : 0, (int32_t)failed);
+    if (s->o->round_bound) {
+        if (r > base + (int32_t)s->o->round_bound) {
+            violation(s,
+                      "termination: node %u is at round %d of height %llu, more than %u rounds "
+                      "after GST (round then %d; --round-bound)",
+                      i, r, (unsigned long long)h, s->o->round_bound, base);
+        }
+        return;
+    }
+    if (failed > s->honest_bound) {
         violation(s,
-                  "termination: node %u is at round %d of height %llu, more than %u rounds "
-                  "after GST (round then %d)",
-                  i, r, (unsigned long long)h, bound, base);
+                  "termination: node %u is at round %d of height %llu: %u rounds with an honest "
+                  "proposer failed after GST (round then %d), more than the %u the network "
+                  "allows (sim_bound: more has a probability below %g)",
+                  i, r, (unsigned long long)h, failed, base, s->honest_bound, SIM_BOUND_EPS);
     }
 }
 
@@ -1262,6 +1347,9 @@ static void deliver(struct sim *s, uint32_t i, const struct msg *m, bool own)
         return;
     }
     if (m->kind == MSG_PROPOSAL) {
+        if (!own && !nd->byz && s->o->sabotage == SIM_SABOTAGE_DROP_PROPOSALS) {
+            return; /* rounds go on (nil prevotes time out) but never decide */
+        }
         const struct proposal *p = &m->u.proposal;
         int32_t signer = -1;
         uint64_t h = cs_height(nd->cs);
@@ -1404,6 +1492,54 @@ static void sim_cs_free(void *p, void *user)
     free(p);
 }
 
+/* Every node's core configuration, but its own address. */
+static void sim_cs_config(struct cs_config *cfg, uint32_t n)
+{
+    cs_config_default(cfg);
+    cfg->max_validators = n;
+    cfg->timeout_propose_ms = 300;
+    cfg->timeout_propose_delta_ms = 100;
+    cfg->timeout_prevote_ms = 100;
+    cfg->timeout_prevote_delta_ms = 50;
+    cfg->timeout_precommit_ms = 100;
+    cfg->timeout_precommit_delta_ms = 50;
+    cfg->timeout_commit_ms = 50;
+}
+
+/* Honest votes a node may still lack when more than 2/3 of the power has voted, Byzantine
+ * votes for other blocks among them: the most honest validators, smallest powers first and
+ * not itself, that hold less than 1/3 of the power together. 0 without Byzantine power
+ * (every vote held is then honest: a polka, or a failed proposal). */
+static uint32_t missing_votes(const struct validator *vals, const bool *byz, uint32_t n)
+{
+    int64_t total = 0, byz_power = 0;
+    uint32_t honest = 0;
+    int64_t *powers = xrealloc(NULL, (n + 1) * sizeof(*powers));
+    for (uint32_t i = 0; i < n; i++) {
+        total += vals[i].voting_power;
+        if (byz[i]) {
+            byz_power += vals[i].voting_power;
+        } else {
+            powers[honest++] = vals[i].voting_power;
+        }
+    }
+    for (uint32_t a = 1; a < honest; a++) { /* insertion sort, ascending */
+        int64_t p = powers[a];
+        uint32_t b = a;
+        for (; b > 0 && powers[b - 1] > p; b--) {
+            powers[b] = powers[b - 1];
+        }
+        powers[b] = p;
+    }
+    uint32_t k = 0;
+    int64_t lacking = 0;
+    while (byz_power > 0 && k + 1 < honest && 3 * (total - lacking - powers[k]) > 2 * total) {
+        lacking += powers[k++];
+    }
+    free(powers);
+    return k;
+}
+
 static void partition(struct sim *s)
 {
     uint32_t ones = 0;
@@ -1532,16 +1668,8 @@ static int setup(struct sim *s)
             s->honest++;
         }
         struct cs_config cfg;
-        cs_config_default(&cfg);
+        sim_cs_config(&cfg, s->n);
         memcpy(cfg.own_address, v->address, VALIDATOR_ADDRESS_SIZE);
-        cfg.max_validators = s->n;
-        cfg.timeout_propose_ms = 300;
-        cfg.timeout_propose_delta_ms = 100;
-        cfg.timeout_prevote_ms = 100;
-        cfg.timeout_prevote_delta_ms = 50;
-        cfg.timeout_precommit_ms = 100;
-        cfg.timeout_precommit_delta_ms = 50;
-        cfg.timeout_commit_ms = 50;
         struct cs_allocator alloc = {sim_cs_alloc, sim_cs_free, NULL};
         if (cs_new(&cfg, &alloc, &nd->cs) != 0) {
             free(vals);
@@ -1549,10 +1677,15 @@ static int setup(struct sim *s)
             return -1;
         }
     }
+    struct cs_config cfg;
+    sim_cs_config(&cfg, s->n);
+    s->honest_bound = sim_bound_rounds(o, &cfg, s->honest, missing_votes(vals, byz, s->n));
+    s->res->honest_bound = o->round_bound ? 0 : s->honest_bound;
     free(vals);
     free(byz);
     s->out = calloc(1, sizeof(*s->out));
-    if (s->out == NULL) {
+    s->scratch = malloc(sizeof(*s->scratch));
+    if (s->out == NULL || s->scratch == NULL) {
         return -1;
     }
     /* First events: heights start, gossip ticks, partitions, GST. */
@@ -1601,6 +1734,12 @@ static void teardown(struct sim *s)
     free(s->agreed_set);
     free(s->heap);
     free(s->base);
+    free(s->after_gst);
+    for (size_t k = 0; k < s->n_props; k++) {
+        free(s->props[k].honest);
+    }
+    free(s->props);
+    free(s->scratch);
     free(s->out);
     kmap_free(&s->signed_map);
     kmap_free(&s->seen_map);
@@ -1688,6 +1827,12 @@ int sim_run(const struct sim_opts *o, uint64_t seed, struct sim_result *res)
     }
     if (!res->violation) {
         res->time_ms = s.now_ns / MS_NS;
+    }
+    for (size_t k = 0; k < s.n_after_gst; k++) {
+        for (int x = 0; x < 2 && s.after_gst[k][0] >= 0; x++) {
+            uint32_t b = (uint32_t)s.after_gst[k][x];
+            res->after_gst_hist[x][b < SIM_ROUNDS_HIST ? b : SIM_ROUNDS_HIST - 1]++;
+        }
     }
     teardown(&s);
     return 0;

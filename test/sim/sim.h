@@ -30,10 +30,11 @@ enum sim_byz_kind {
 /* Deliberate faults of the honest side, to prove each check can fail. */
 enum sim_sabotage {
     SIM_SABOTAGE_NONE = 0,
-    SIM_SABOTAGE_DOUBLE_SIGN, /* an honest shell also signs a conflicting vote */
-    SIM_SABOTAGE_NO_EVIDENCE, /* honest shells lose the core's evidence outputs */
-    SIM_SABOTAGE_INVALID,     /* proposers build invalid blocks and every app accepts them */
-    SIM_SABOTAGE_SILENCE,     /* the network delivers nothing after GST */
+    SIM_SABOTAGE_DOUBLE_SIGN,    /* an honest shell also signs a conflicting vote */
+    SIM_SABOTAGE_NO_EVIDENCE,    /* honest shells lose the core's evidence outputs */
+    SIM_SABOTAGE_INVALID,        /* proposers build invalid blocks and every app accepts them */
+    SIM_SABOTAGE_SILENCE,        /* the network delivers nothing after GST */
+    SIM_SABOTAGE_DROP_PROPOSALS, /* honest shells drop peers' proposals: rounds never decide */
     SIM_SABOTAGE_KINDS,
 };
 
@@ -41,6 +42,10 @@ enum sim_delay_dist {
     SIM_DELAY_UNIFORM = 0,
     SIM_DELAY_EXP,
 };
+
+#define SIM_ROUNDS_HIST 64
+#define SIM_AFTER_GST_ROUNDS 0
+#define SIM_AFTER_GST_FAILED 1
 
 struct sim_opts {
     uint32_t validators;
@@ -56,7 +61,8 @@ struct sim_opts {
     uint32_t partitions;                 /* partition changes before GST */
     uint32_t gst_ms;                     /* when partitions heal (0: none) */
     uint32_t gossip_ms;                  /* resend interval of each honest node */
-    uint32_t round_bound; /* rounds allowed after GST beyond the highest round then */
+    uint32_t round_bound; /* rounds allowed after GST beyond the highest round then; 0:
+                           * failed rounds with an honest proposer, as sim_bound.h allows */
     bool control;         /* expect a violation (Byzantine power >= 1/3) */
     enum sim_sabotage sabotage;
     int trace; /* 0 quiet, 1 decisions, 2 every step */
@@ -74,6 +80,16 @@ struct sim_result {
     uint64_t evidence;
     uint64_t drops;
     uint64_t digest; /* hash of every output of every core, byte for byte */
+    /* The termination bound of the run: failed rounds with an honest proposer a height
+     * may take after GST (sim_bound.h; 0 with --round-bound). */
+    uint32_t honest_bound;
+    /* Per height, [SIM_AFTER_GST_ROUNDS]: the highest round an honest node reached there
+     * minus the height's round at GST (0 for heights started after GST);
+     * [SIM_AFTER_GST_FAILED]: the most rounds with an honest proposer an honest node left
+     * there after GST (what the termination check bounds). after_gst_hist[x][k] counts
+     * the heights with k (the last bucket: k or more), after_gst_max[x] is the most. */
+    uint32_t after_gst_max[2];
+    uint64_t after_gst_hist[2][SIM_ROUNDS_HIST];
 };
 
 void sim_opts_default(struct sim_opts *o);
