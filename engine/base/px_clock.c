@@ -29,6 +29,14 @@ static uint64_t sys_wall(void *user)
 
 static const struct px_clock system_clock = {sys_mono, sys_wall, NULL};
 
+void px_timespec_after(int clock_id, uint64_t ns, struct timespec *out)
+{
+    clock_gettime((clockid_t)clock_id, out);
+    uint64_t nsec = (uint64_t)out->tv_nsec + ns % 1000000000ull;
+    out->tv_sec += (time_t)(ns / 1000000000ull + nsec / 1000000000ull);
+    out->tv_nsec = (long)(nsec % 1000000000ull);
+}
+
 const struct px_clock *px_clock_system(void)
 {
     return &system_clock;

@@ -20,6 +20,11 @@ struct px_clock {
 
 const struct px_clock *px_clock_system(void);
 
+struct timespec;
+/* The instant ns from now on the system clock `clock_id` (CLOCK_REALTIME or
+ * CLOCK_MONOTONIC), as pthread_cond_timedwait takes it. */
+void px_timespec_after(int clock_id, uint64_t ns, struct timespec *out);
+
 static inline uint64_t px_clock_mono_ns(const struct px_clock *c)
 {
     return c->mono_ns(c->user);

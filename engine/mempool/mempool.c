@@ -6,6 +6,7 @@
  */
 #include "mempool.h"
 
+#include "px_clock.h"
 #include "px_error.h"
 
 #include <pthread.h>
@@ -487,13 +488,7 @@ void mempool_resume_checks(struct mempool *mp)
 int mempool_check_begin(struct mempool *mp, int timeout_ms)
 {
     struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    px_timespec_after(CLOCK_MONOTONIC, (uint64_t)timeout_ms * 1000000ull, &dl);
     int rc = 0;
     pthread_mutex_lock(&mp->gate_lock);
     while (mp->paused && rc == 0)

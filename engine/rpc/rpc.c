@@ -15,6 +15,7 @@
 
 #include "blockstore.h"
 #include "codec.h"
+#include "px_clock.h"
 #include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
@@ -55,9 +56,7 @@ static json_t *error_reply(json_t *id, int code, const char *msg, const char *da
 
 uint64_t rpc_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return px_clock_mono_ns(px_clock_system());
 }
 
 json_t *rpc_handle_one(struct rpc *r, json_t *req, struct rpc_park *park)
@@ -512,14 +511,11 @@ static void *event_main(void *arg)
                 pthread_cond_wait(&r->cond, &r->mu);
             } else {
                 /* the cond uses CLOCK_REALTIME: turn the monotonic deadline into it */
-                uint64_t wait_ns = next_ns - rpc_now_ns();
-                if (next_ns <= rpc_now_ns())
+                uint64_t now = rpc_now_ns();
+                if (next_ns <= now)
                     continue;
                 struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                uint64_t t = (uint64_t)ts.tv_nsec + wait_ns % 1000000000ull;
-                ts.tv_sec += (time_t)(wait_ns / 1000000000ull + t / 1000000000ull);
-                ts.tv_nsec = (long)(t % 1000000000ull);
+                px_timespec_after(CLOCK_REALTIME, next_ns - now, &ts);
                 pthread_cond_timedwait(&r->cond, &r->mu, &ts);
             }
             continue;

@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "px_clock.h"
 #include "px_error.h"
 #include "px_log.h"
 #include "rpc_internal.h"
@@ -198,12 +199,7 @@ static void *sweeper_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        px_timespec_after(CLOCK_REALTIME, SWEEP_INTERVAL_MS * 1000000ull, &ts);
         pthread_cond_timedwait(&s->cond, &s->mu, &ts);
         uint64_t now = rpc_now_ns();
         uint64_t cut = 0;
@@ -794,12 +790,7 @@ void rpc_http_free(struct rpc_http *s)
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < 50 && s->n_suspended > 0; i++) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        px_timespec_after(CLOCK_REALTIME, 100 * 1000000ull, &ts);
         pthread_cond_timedwait(&s->cond, &s->mu, &ts);
     }
     pthread_mutex_unlock(&s->mu);

@@ -18,6 +18,7 @@
 #include "mempool.h"
 #include "p2p.h"
 #include "px_encoding.h"
+#include "px_clock.h"
 #include "px_error.h"
 #include "rpc_internal.h"
 #include "statestore.h"
@@ -617,13 +618,7 @@ static int m_broadcast_commit(struct rpc *r, json_t *p, json_t **out, struct rpc
     }
     if (ok) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        px_timespec_after(CLOCK_REALTIME, (uint64_t)ms * 1000000ull, &ts);
         while (!w->done && !r->stopping)
             if (pthread_cond_timedwait(&r->waiters_cond, &r->mu, &ts) != 0)
                 break;

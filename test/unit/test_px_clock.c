@@ -5,6 +5,8 @@
 
 #include <cmocka.h>
 
+#include <time.h>
+
 #include "px_clock.h"
 #include "px_error.h"
 
@@ -98,6 +100,27 @@ static void system_clock_is_monotonic(void **state)
     assert_true(px_clock_wall_ns(c) > 1700000000ull * 1000000000ull);
 }
 
+static uint64_t ts_ns(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+/* Deadlines for pthread_cond_timedwait: normalised, and ns after the moment of the call. */
+static void timespec_after_adds_and_normalises(void **state)
+{
+    (void)state;
+    const uint64_t steps[] = {0, 1, 999999999ull, 1000000000ull, 1500000000ull, 3600000000000ull};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct timespec before, at, after;
+        clock_gettime(CLOCK_MONOTONIC, &before);
+        px_timespec_after(CLOCK_MONOTONIC, steps[i], &at);
+        clock_gettime(CLOCK_MONOTONIC, &after);
+        assert_true(at.tv_nsec >= 0 && at.tv_nsec < 1000000000L);
+        assert_true(ts_ns(&at) >= ts_ns(&before) + steps[i]);
+        assert_true(ts_ns(&at) <= ts_ns(&after) + steps[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +130,7 @@ int main(void)
         cmocka_unit_test(parse_rejects_bad_input),
         cmocka_unit_test(fake_clock_moves_only_when_told),
         cmocka_unit_test(system_clock_is_monotonic),
+        cmocka_unit_test(timespec_after_adds_and_normalises),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
