@@ -399,12 +399,12 @@ class App:
 
     def query(self, req, resp):
         resp.height = self.height
+        resp.key = req.data  # every answer (TXFORMAT.md 4)
         if req.height not in (0, self.height):
             resp.code = BAD_QUERY
             resp.log = "only the latest height %d can be queried" % self.height
             return
         if req.path == "/key":
-            resp.key = req.data
             if not 1 <= len(req.data) <= KEY_MAX:
                 resp.code = BAD_QUERY
                 resp.log = "/key needs a key of 1..%d bytes" % KEY_MAX

@@ -594,6 +594,14 @@ static void step_query(struct abci_test *t, const char *path, ProtobufCBinaryDat
     if (a->code != want_code)
         abci_test_report(t, false, step, "code %u (log: %s), expected %u (TXFORMAT.md §4)", a->code,
                          a->log ? a->log : "", want_code);
+    else if (a->key.len != data.len || (data.len && memcmp(a->key.data, data.data, data.len)))
+        abci_test_report(t, false, step,
+                         "answer key of %zu bytes: it must be the request's data "
+                         "(TXFORMAT.md §4)",
+                         a->key.len);
+    else if (want_code != CODE_OK && a->value.len != 0)
+        abci_test_report(t, false, step, "a value of %zu bytes with code %u: expected none",
+                         a->value.len, a->code);
     else if (want && (a->value.len != wl || memcmp(a->value.data, want, wl) != 0))
         abci_test_report(t, false, step, "value of %zu bytes '%.*s', expected '%s'", a->value.len,
                          (int)(a->value.len > 60 ? 60 : a->value.len), (const char *)a->value.data,
