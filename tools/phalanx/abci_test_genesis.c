@@ -40,6 +40,7 @@ static const struct gcase cases[] = {
     {"{}", NULL, "{}", true, {{{0}, 0}}, 0},
     {"accounts null", NULL, "{\"accounts\":null}", true, {{{0}, 0}}, 0},
     {"accounts []", NULL, "{\"accounts\": [ ]}", true, {{{0}, 0}}, 0},
+    {"escaped member name", NULL, "{\"\\u0061ccounts\":[]}", true, {{{0}, 0}}, 0},
     /* accepted: accounts (G sorts them by raw bytes; 0xFC.. after 0x00..) */
     {"sorted by raw key bytes",
      NULL,
@@ -61,6 +62,7 @@ static const struct gcase cases[] = {
      {{{0}, 9007199254740991ull}},
      1},
     {"balance 0 as a number", NULL, ONE(K00, "0"), true, {{{0}, 0}}, 1},
+    {"balance with an escape", NULL, ONE(K00, "\"\\u0031\""), true, {{{0}, 1}}, 1},
     /* refused: balances */
     {"number 2^53", NULL, ONE(K00, "9007199254740992"), false, {{{0}, 0}}, 0},
     {"number 2^64-1", NULL, ONE(K00, "18446744073709551615"), false, {{{0}, 0}}, 0},
@@ -127,6 +129,8 @@ static const struct gcase cases[] = {
     {"top-level array", NULL, "[]", false, {{{0}, 0}}, 0},
     {"top-level string", NULL, "\"accounts\"", false, {{{0}, 0}}, 0},
     {"not JSON", NULL, "{\"accounts\":[", false, {{{0}, 0}}, 0},
+    {"trailing comma", NULL, "{\"accounts\":[],}", false, {{{0}, 0}}, 0},
+    {"UTF-8 byte order mark", NULL, "\xef\xbb\xbfnull", false, {{{0}, 0}}, 0},
     /* refused: chain ids (1..50 bytes of 0x21..0x7E) */
     {"chain id empty", "", "", false, {{{0}, 0}}, 0},
     {"chain id with a space", "abci test", "", false, {{{0}, 0}}, 0},
