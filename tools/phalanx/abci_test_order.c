@@ -53,7 +53,7 @@ bool abci_test_order_at_genesis(struct abci_test *t)
 
 bool abci_test_order_after_blocks(struct abci_test *t)
 {
-    char step[64];
+    char step[96];
     Phalanx__Abci__Request req;
     Phalanx__Abci__RequestInitChain ic;
     Phalanx__Abci__Timestamp ts;
