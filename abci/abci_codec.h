@@ -29,6 +29,13 @@ enum abci_conn {
  * protobuf-c turns each 2-byte empty `bytes` element into a 16-byte descriptor. */
 #define ABCI_DECODE_EXPANSION 24u
 
+/* What one tx costs against RequestPrepareProposal.max_tx_bytes (PROTOCOL.md §4): its
+ * length plus this many bytes for its framing inside the block (a protobuf field tag and
+ * a length varint, at most 11 bytes), as the engine counts when it checks the answer. The
+ * txs of an answer fit when the sum of (len + ABCI_TX_FRAMING_BYTES) is at most
+ * max_tx_bytes; a max_tx_bytes of 0 or less leaves room for none. */
+#define ABCI_TX_FRAMING_BYTES 11u
+
 /* Decode one Request / Response. Errors: PX_EDECODE (not a valid message, or no method
  * set), PX_ETOOBIG (decoding would allocate more than the bound). */
 int abci_request_decode(const uint8_t *buf, size_t len, Phalanx__Abci__Request **out);

@@ -197,10 +197,12 @@ int abci_server_new(const struct abci_server_config *cfg, const struct abci_app 
 static int default_prepare(struct abci_call *call, const Phalanx__Abci__RequestPrepareProposal *req,
                            Phalanx__Abci__ResponsePrepareProposal *resp)
 {
+    /* each tx counts with its framing in the block (abci_codec.h) */
     size_t n = 0;
     int64_t total = 0;
-    while (n < req->n_txs && (int64_t)req->txs[n].len <= req->max_tx_bytes - total) {
-        total += (int64_t)req->txs[n].len;
+    while (n < req->n_txs && req->txs[n].len <= (uint64_t)INT64_MAX - ABCI_TX_FRAMING_BYTES &&
+           (int64_t)(req->txs[n].len + ABCI_TX_FRAMING_BYTES) <= req->max_tx_bytes - total) {
+        total += (int64_t)(req->txs[n].len + ABCI_TX_FRAMING_BYTES);
         n++;
     }
     resp->n_txs = n;

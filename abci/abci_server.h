@@ -19,7 +19,8 @@
  *     Exception whose text is what abci_call_set_error set (or px_strerror of the code);
  *   - a NULL callback gets the default answer of CometBFT's BaseApplication: Info empty,
  *     InitChain empty, Query code 1 "no query handler", CheckTx code 0, PrepareProposal
- *     the request's txs trimmed to max_tx_bytes, ProcessProposal ACCEPT, FinalizeBlock one
+ *     the longest prefix of the request's txs that fits max_tx_bytes (each tx counted
+ *     with ABCI_TX_FRAMING_BYTES, abci_codec.h), ProcessProposal ACCEPT, FinalizeBlock one
  *     code-0 result per tx and an empty app hash, Commit retain 0, snapshots: none/ABORT.
  *     CheckTxBatch without its own callback calls check_tx once per tx, in order.
  *     Echo and Flush are answered by the library.

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,14 +69,75 @@ static int parse_account(json_t *a, size_t i, struct kvl_genesis_account *out, c
     if (json_is_string(bal)) {
         if (parse_u64(json_string_value(bal), &out->balance) == 0)
             return 0;
-    } else if (json_is_integer(bal) && json_integer_value(bal) >= 0) {
-        out->balance = (uint64_t)json_integer_value(bal);
-        return 0;
+        snprintf(err, errcap,
+                 "app_state.accounts[%zu].balance \"%.40s\" is not a decimal number "
+                 "0..18446744073709551615 (digits only: no sign, spaces or leading zeros)",
+                 i, json_string_value(bal));
+        return PX_EINVAL;
+    }
+    if (json_is_integer(bal)) {
+        json_int_t iv = json_integer_value(bal);
+        if (iv >= 0 && (uint64_t)iv <= KVL_GENESIS_JSON_INT_MAX) {
+            out->balance = (uint64_t)iv;
+            return 0;
+        }
+        if (iv < 0)
+            snprintf(err, errcap, "app_state.accounts[%zu].balance is negative", i);
+        else
+            snprintf(err, errcap,
+                     "app_state.accounts[%zu].balance is the JSON number %lld, above 2^53-1 "
+                     "(9007199254740991), which many JSON parsers round: write it as the "
+                     "decimal string \"%lld\"",
+                     i, (long long)iv, (long long)iv);
+        return PX_EINVAL;
+    }
+    if (json_is_real(bal)) {
+        snprintf(err, errcap,
+                 "app_state.accounts[%zu].balance is a JSON number with a fraction or an "
+                 "exponent: write a decimal string such as \"1000\"",
+                 i);
+        return PX_EINVAL;
     }
     snprintf(err, errcap,
-             "app_state.accounts[%zu].balance must be a decimal string (or integer) "
-             "0..18446744073709551615",
-             i);
+             "app_state.accounts[%zu].balance %s: it must be a decimal string such as \"1000\" "
+             "(or a JSON integer 0..9007199254740991)",
+             i, bal ? "has the wrong type" : "is missing");
+    return PX_EINVAL;
+}
+
+/* After a successful parse the only JSON numbers are balances, each a non-negative
+ * integer: a '-' outside a string can only be the sign of "-0", which jansson reads as 0
+ * but the rules refuse (a number balance is digits only). */
+static bool has_minus_outside_strings(const uint8_t *json, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (json[i] == '\\')
+                i++;
+            else if (json[i] == '"')
+                in_string = false;
+        } else if (json[i] == '"') {
+            in_string = true;
+        } else if (json[i] == '-') {
+            return true;
+        }
+    }
+    return false;
+}
+
+int kvl_genesis_check_chain_id(const char *chain_id, char *err, size_t errcap)
+{
+    size_t n = chain_id ? strlen(chain_id) : 0;
+    bool ok = n >= 1 && n <= LEDGER_CHAIN_ID_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)chain_id[i] >= 0x21 && (unsigned char)chain_id[i] <= 0x7e;
+    if (ok)
+        return 0;
+    snprintf(err, errcap,
+             "the chain id must be 1..%d bytes of printable ASCII 0x21..0x7E (transfers carry "
+             "it), not \"%.60s\"",
+             LEDGER_CHAIN_ID_MAX, chain_id ? chain_id : "");
     return PX_EINVAL;
 }
 
@@ -91,7 +153,15 @@ int kvl_genesis_parse(const uint8_t *json, size_t len, struct kvl_genesis_accoun
         return PX_ETOOBIG;
     }
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root =
+        json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!root && json_error_code(&jerr) == json_error_numeric_overflow) {
+        snprintf(err, errcap,
+                 "app_state has a JSON number too large to read exactly (line %d column %d): "
+                 "write balances as decimal strings such as \"18446744073709551615\"",
+                 jerr.line, jerr.column);
+        return PX_EINVAL;
+    }
     if (!root) {
         snprintf(err, errcap, "app_state is not valid JSON: %s (line %d column %d)", jerr.text,
                  jerr.line, jerr.column);
@@ -154,6 +224,13 @@ int kvl_genesis_parse(const uint8_t *json, size_t len, struct kvl_genesis_accoun
             rc = PX_EINVAL;
             goto done;
         }
+    }
+    if (has_minus_outside_strings(json, len)) {
+        snprintf(err, errcap,
+                 "app_state writes a balance as -0: a JSON number balance is "
+                 "digits only (no sign)");
+        rc = PX_EINVAL;
+        goto done;
     }
 done:
     json_decref(root);

@@ -8,6 +8,7 @@
  *          kvledger_finalize_block(next) → OPEN(next); kvledger_init_chain (h == 0) → READY(0).
  *   OPEN(n)   block n executed inside the writer's open SQLite transaction.
  *          kvledger_commit → READY(n); kvledger_finalize_block(n) → OPEN(n) (redone);
+ *          kvledger_init_chain (nothing committed yet) → READY(0) (block n discarded);
  *          a crash → READY(h) on restart (SQLite discards the open transaction).
  * Facts: in READY, app->meta equals the committed meta row and the writer has no open
  * transaction; in OPEN, open_height == next height after app->meta.height (or the initial
@@ -257,21 +258,29 @@ static int init_chain_locked(struct kvledger *app, const char *chain_id, int64_t
                              const uint8_t *app_state, size_t app_state_len,
                              uint8_t app_hash[KVL_HASH_LEN], char *err, size_t errcap)
 {
-    if (app->open || app->meta.height > 0) {
-        snprintf(err, errcap, "InitChain is only valid at height 0; the app is at height %" PRId64,
+    if (app->meta.height > 0) {
+        snprintf(err, errcap,
+                 "InitChain is only valid before the first Commit; the app has committed "
+                 "height %" PRId64,
                  app->meta.height);
         return PX_ESTATE;
     }
-    size_t clen = chain_id ? strlen(chain_id) : 0;
-    if (clen == 0 || clen > LEDGER_CHAIN_ID_MAX) {
-        snprintf(err, errcap, "the chain id must have 1..%d bytes", LEDGER_CHAIN_ID_MAX);
-        return PX_EINVAL;
-    }
-    struct kvl_genesis_account *accts = NULL;
-    size_t n = 0;
-    int rc = kvl_genesis_parse(app_state, app_state_len, &accts, &n, err, errcap);
+    int rc = kvl_genesis_check_chain_id(chain_id, err, errcap);
     if (rc)
         return rc;
+    size_t clen = strlen(chain_id);
+    struct kvl_genesis_account *accts = NULL;
+    size_t n = 0;
+    if ((rc = kvl_genesis_parse(app_state, app_state_len, &accts, &n, err, errcap)))
+        return rc;
+    if (app->open) {
+        /* the engine lost the app before the first Commit and starts over (PROTOCOL.md
+         * §5.1): the uncommitted first block goes, as after a crash */
+        PX_INFO(MOD, "InitChain again before the first Commit; discarding the uncommitted block",
+                "height=%" PRId64, app->open_height);
+        kvl_store_rollback(&app->store);
+        app->open = false;
+    }
 
     struct kvl_meta m;
     memset(&m, 0, sizeof(m));

@@ -88,11 +88,12 @@ void kvledger_close(struct kvledger *app);
 
 void kvledger_info(struct kvledger *app, struct kvledger_info *out);
 
-/* InitChain: only at height 0 (again at height 0 replaces the previous genesis). Stores
- * chain_id (1..50 bytes), initial_height (<= 0 means 1) and the accounts of app_state and
- * makes them durable; app_hash gets the genesis hash. Errors: PX_ESTATE (height > 0 or a
- * block is open), PX_EINVAL / PX_ETOOBIG (bad chain id or app_state; logged; err gets the
- * sentence if err is not NULL), PX_EIO. */
+/* InitChain: only before the first Commit (again then replaces the previous genesis and
+ * discards an uncommitted block). Stores chain_id (1..50 bytes of 0x21..0x7E),
+ * initial_height (<= 0 means 1) and the accounts of app_state and makes them durable;
+ * app_hash gets the genesis hash. A refused InitChain changes nothing. Errors: PX_ESTATE
+ * (a height was committed), PX_EINVAL / PX_ETOOBIG (bad chain id or app_state; logged;
+ * err gets the sentence if err is not NULL), PX_EIO. */
 int kvledger_init_chain(struct kvledger *app, const char *chain_id, int64_t initial_height,
                         const uint8_t *app_state, size_t app_state_len,
                         uint8_t app_hash[KVL_HASH_LEN], char *err, size_t errcap);

@@ -5,7 +5,9 @@ It speaks the nng REQ/REP (SP v0) framing of PROTOCOL.md section 2 over plain so
 (tcp:// or ipc://, no nng binding) and implements the key-value transactions of
 apps/kvledger/TXFORMAT.md (section 1.1: `key=value`, `del:key`; same result codes, the
 same /key and /height queries, and the same app-hash chain, so a KV-only chain hashes the
-same in pykv and kvledger). Ledger transactions (LDG1...) are refused with code 8.
+same in pykv and kvledger). Ledger transactions (LDG1...) are refused with code 8. The
+genesis app_state is read by every rule of TXFORMAT.md section 3: its accounts are never
+used, but the genesis hash G covers them.
 
 State is kept in memory and written to HOME/state.json atomically (write, fsync, rename,
 fsync the directory) at every Commit; Info reports the last committed height and hash.
@@ -19,6 +21,7 @@ Needs the generated module abci_pb2 on sys.path (meson builds it into the build 
 
 import argparse
 import base64
+import re
 import hashlib
 import json
 import os
@@ -44,6 +47,11 @@ MAX_CONNECTIONS = 16  # the engine opens 4; a few spare for tools
 TX_MAX = 16384
 KEY_MAX = 256
 VALUE_MAX = 8192
+CHAIN_ID_MAX = 50
+GENESIS_BYTES_MAX = 32 << 20
+GENESIS_ACCOUNTS_MAX = 100000
+JSON_INT_MAX = 2 ** 53 - 1  # the largest balance written as a JSON number
+TX_FRAMING = 11  # what a tx costs beyond its length against max_tx_bytes (PROTOCOL.md 4)
 
 # --- SP framing ------------------------------------------------------------------------
 SP_REQ0 = 0x30
@@ -89,6 +97,120 @@ def check_key(key):
             raise TxError(MALFORMED, "the key has a byte outside printable ASCII 0x21..0x7E")
     if key.startswith(b"LDG1"):
         raise TxError(MALFORMED, "a key may not start with LDG1")
+
+
+class GenesisError(Exception):
+    pass
+
+
+class _Number:
+    """A JSON number exactly as written (json.loads hands us its text)."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _object_no_repeats(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise GenesisError("app_state repeats the member %r in one object" % k)
+        out[k] = v
+    return out
+
+
+def _no_constant(name):
+    raise GenesisError("app_state has %s, which is not JSON" % name)
+
+
+_B64_32 = re.compile(r"[A-Za-z0-9+/]{43}=")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _balance(i, bal):
+    if isinstance(bal, str):
+        if _DECIMAL.fullmatch(bal) and int(bal) <= 2 ** 64 - 1:
+            return int(bal)
+        raise GenesisError("app_state.accounts[%d].balance %r is not a decimal number "
+                           "0..18446744073709551615 (digits only: no sign, spaces or leading zeros)"
+                           % (i, bal[:40]))
+    if isinstance(bal, _Number):
+        if not _DIGITS.fullmatch(bal.text):
+            raise GenesisError("app_state.accounts[%d].balance %s: a JSON number balance is digits "
+                               "only (no sign, fraction or exponent)" % (i, bal.text[:40]))
+        if int(bal.text) > JSON_INT_MAX:
+            raise GenesisError("app_state.accounts[%d].balance is the JSON number %s, above 2^53-1 "
+                               "(9007199254740991): write it as the decimal string \"%s\""
+                               % (i, bal.text, bal.text))
+        return int(bal.text)
+    raise GenesisError("app_state.accounts[%d].balance %s: it must be a decimal string"
+                       % (i, "is missing" if bal is None else "has the wrong type"))
+
+
+def parse_genesis(raw):
+    """TXFORMAT.md section 3: the accounts as [(pub_key bytes, balance)] sorted by the raw
+    key bytes. Raises GenesisError with a sentence for anything the rules refuse."""
+    if len(raw) == 0:
+        return []
+    if len(raw) > GENESIS_BYTES_MAX:
+        raise GenesisError("app_state is larger than %d bytes" % GENESIS_BYTES_MAX)
+    try:
+        text = raw.decode("utf-8")
+        doc = json.loads(text, object_pairs_hook=_object_no_repeats, parse_int=_Number,
+                         parse_float=_Number, parse_constant=_no_constant)
+    except GenesisError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise GenesisError("app_state is not valid JSON: %s" % e)
+    if doc is None:
+        return []
+    if not isinstance(doc, dict):
+        raise GenesisError('app_state must be a JSON object {"accounts": [...]}')
+    for k in doc:
+        if k != "accounts":
+            raise GenesisError('app_state has an unknown field %r (only "accounts")' % k[:40])
+    accounts = doc.get("accounts")
+    if accounts is None:
+        return []
+    if not isinstance(accounts, list):
+        raise GenesisError("app_state.accounts must be an array")
+    if len(accounts) > GENESIS_ACCOUNTS_MAX:
+        raise GenesisError("app_state has %d accounts, more than %d"
+                           % (len(accounts), GENESIS_ACCOUNTS_MAX))
+    out = []
+    for i, a in enumerate(accounts):
+        if not isinstance(a, dict):
+            raise GenesisError("app_state.accounts[%d] is not an object" % i)
+        for k in a:
+            if k not in ("pub_key", "balance"):
+                raise GenesisError("app_state.accounts[%d] has an unknown field %r" % (i, k[:40]))
+        pk = a.get("pub_key")
+        key = None
+        if isinstance(pk, str) and _B64_32.fullmatch(pk):
+            key = base64.b64decode(pk, validate=True)
+            if base64.b64encode(key).decode("ascii") != pk:
+                key = None  # unused bits set: not the canonical spelling
+        if key is None or len(key) != 32:
+            raise GenesisError("app_state.accounts[%d].pub_key must be the base64 of a 32-byte "
+                               "Ed25519 public key" % i)
+        out.append((key, _balance(i, a.get("balance"))))
+    out.sort(key=lambda kb: kb[0])
+    for (k1, _), (k2, _) in zip(out, out[1:]):
+        if k1 == k2:
+            raise GenesisError("app_state lists the account %s twice"
+                               % base64.b64encode(k1).decode("ascii"))
+    return out
+
+
+def genesis_hash(chain_id, accounts):
+    """G of TXFORMAT.md section 5."""
+    h = hashlib.sha256()
+    h.update(GENESIS_TAG + b"\x00" + bytes([len(chain_id)]) + chain_id)
+    h.update(struct.pack(">I", len(accounts)))
+    for key, balance in accounts:
+        h.update(key + struct.pack(">Q", balance))
+    return h.digest()
 
 
 def parse_tx(tx):
@@ -175,17 +297,24 @@ class App:
         resp.last_block_app_hash = self.app_hash
 
     def init_chain(self, req, resp):
+        # PROTOCOL.md 5.4: only before the first Commit; again then starts over (an
+        # uncommitted block is dropped). A refused InitChain changes nothing.
         if self.height != 0:
-            raise RuntimeError("InitChain at height %d: the chain is already initialised" % self.height)
+            raise RuntimeError("InitChain after height %d was committed: the chain is already "
+                               "initialised" % self.height)
         cid = req.chain_id.encode()
-        if not 1 <= len(cid) <= 255:
-            raise RuntimeError("chain id must be 1..255 bytes")
+        if not 1 <= len(cid) <= CHAIN_ID_MAX or any(c < 0x21 or c > 0x7E for c in cid):
+            raise RuntimeError("the chain id must be 1..50 bytes of printable ASCII 0x21..0x7E")
+        try:
+            accounts = parse_genesis(req.app_state_bytes)
+        except GenesisError as e:
+            raise RuntimeError(str(e))
         self.chain_id = req.chain_id
         self.initial_height = req.initial_height if req.initial_height > 0 else 1
         self.kv = {}
         self.pending = None
-        # pykv has no ledger accounts: the genesis hash covers zero accounts
-        self.app_hash = sha256(GENESIS_TAG + b"\x00" + bytes([len(cid)]) + cid + struct.pack(">I", 0))
+        # pykv has no ledger, but G covers the genesis accounts (TXFORMAT.md 3 and 5)
+        self.app_hash = genesis_hash(cid, accounts)
         resp.app_hash = self.app_hash
         log("init chain", chain_id=self.chain_id, initial_height=self.initial_height,
             app_hash=self.app_hash.hex())
@@ -205,15 +334,17 @@ class App:
             self.check_tx(one, resp.results.add())
 
     def prepare_proposal(self, req, resp):
+        # each tx costs its length plus its framing in the block; max_tx_bytes <= 0 leaves
+        # room for none (PROTOCOL.md 4)
         total = 0
         for tx in req.txs:
             try:
                 parse_tx(tx)
             except TxError:
                 continue  # never propose a tx that cannot succeed
-            if total + len(tx) > req.max_tx_bytes:
+            if total + len(tx) + TX_FRAMING > req.max_tx_bytes:
                 break
-            total += len(tx)
+            total += len(tx) + TX_FRAMING
             resp.txs.append(tx)
 
     def process_proposal(self, req, resp):
@@ -230,6 +361,9 @@ class App:
         h.update(BLOCK_TAG + b"\x00" + self.app_hash + struct.pack(">QI", req.height, len(req.txs)))
         for tx in req.txs:
             r = resp.tx_results.add()
+            # hashed into the header (PROTOCOL.md 6): data empty, gas 1/1 for every tx
+            r.gas_wanted = 1
+            r.gas_used = 1
             try:
                 kind, key, value = parse_tx(tx)
             except TxError as e:
@@ -246,11 +380,10 @@ class App:
             w += struct.pack(">I", len(key)) + key + struct.pack(">I", len(value)) + value
             h.update(struct.pack(">II", 0, 1) + w)
             r.code = OK
-            r.gas_used = 1
             ev = r.events.add()
             ev.type = "kv"
-            ev.attributes.add(key="op", value=kind, index=True)
             ev.attributes.add(key="key", value=key.decode("ascii"), index=True)
+            ev.attributes.add(key="op", value="set" if kind == "set" else "delete", index=True)
         app_hash = h.digest()
         self.pending = (req.height, kv, app_hash)
         resp.app_hash = app_hash
@@ -266,13 +399,16 @@ class App:
 
     def query(self, req, resp):
         resp.height = self.height
+        resp.key = req.data  # every answer (TXFORMAT.md 4)
         if req.height not in (0, self.height):
             resp.code = BAD_QUERY
             resp.log = "only the latest height %d can be queried" % self.height
             return
         if req.path == "/key":
-            resp.key = req.data
-            if req.data in self.kv:
+            if not 1 <= len(req.data) <= KEY_MAX:
+                resp.code = BAD_QUERY
+                resp.log = "/key needs a key of 1..%d bytes" % KEY_MAX
+            elif req.data in self.kv:
                 resp.value = self.kv[req.data]
             else:
                 resp.code = NOT_FOUND
@@ -287,7 +423,9 @@ class App:
         pass
 
     def offer_snapshot(self, req, resp):
-        resp.result = pb.OFFER_SNAPSHOT_RESULT_REJECT
+        # no snapshots: ABORT stops state sync at once (REJECT would have the engine try
+        # every other snapshot in vain; PROTOCOL.md 4)
+        resp.result = pb.OFFER_SNAPSHOT_RESULT_ABORT
 
     def load_snapshot_chunk(self, req, resp):
         pass

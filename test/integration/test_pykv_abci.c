@@ -6,11 +6,16 @@
  * (determinism via --expect-app-hash); pykv killed with SIGKILL restarts at its last
  * committed height and hash. Every process is stopped by PID.
  *
- * With a fifth argument (the kvledger binary), also runs abci-test against a fresh
+ * abci-test must also catch a wrong app: pykv with one deliberate fault (pykv_fault.py:
+ * gas of failed txs, the order of the tx checks, FinalizeBlock at any height, genesis
+ * accounts ignored, null refused, OfferSnapshot REJECT, PrepareProposal without framing)
+ * fails the step that checks that rule.
+ *
+ * With a sixth argument (the kvledger binary), also runs abci-test against a fresh
  * kvledger with --expect-app-hash from pykv: two implementations in two languages must
  * agree byte for byte on the app hash of the same key-value chain (TXFORMAT.md §5).
  *
- * args: PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR [KVLEDGER_EXE]
+ * args: PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR FAULT_PY [KVLEDGER_EXE]
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +37,7 @@
 #include "px_error.h"
 #include "px_test.h"
 
-static const char *phalanx_exe, *python3, *pykv_py, *pb2_dir, *kvledger_exe;
+static const char *phalanx_exe, *python3, *pykv_py, *pb2_dir, *fault_py, *kvledger_exe;
 static char pykv_final_hash[200];
 
 struct pykv {
@@ -41,6 +46,7 @@ struct pykv {
     char log[320];
     uint16_t port; /* 0 for ipc */
     pid_t pid;
+    const char *fault; /* NULL: pykv itself; else pykv_fault.py with this fault */
 };
 
 static void dump(const char *path)
@@ -89,7 +95,9 @@ static void pykv_start(struct pykv *p)
     snprintf(pp, sizeof(pp), "PYTHONPATH=%s", pb2_dir);
     const char *argv[] = {"/usr/bin/env", pp,       python3, pykv_py, "--listen",
                           p->addr,        "--home", p->home, NULL};
-    p->pid = pxt_spawn(argv, p->log);
+    const char *faulty[] = {"/usr/bin/env", pp,      python3,  fault_py, pykv_py, p->fault,
+                            "--listen",     p->addr, "--home", p->home,  NULL};
+    p->pid = pxt_spawn(p->fault ? faulty : argv, p->log);
     assert_true(p->pid > 0);
     if (!pxt_wait_until(up_or_dead, p, 20000) || !(p->port ? tcp_up(p) : ipc_up(p))) {
         dump(p->log);
@@ -97,9 +105,10 @@ static void pykv_start(struct pykv *p)
     }
 }
 
-static void pykv_init(struct pykv *p, bool ipc)
+static void pykv_init_fault(struct pykv *p, bool ipc, const char *fault)
 {
     memset(p, 0, sizeof(*p));
+    p->fault = fault;
     assert_int_equal(pxt_tmpdir("pykv", p->home, sizeof(p->home)), 0);
     snprintf(p->log, sizeof(p->log), "%s/pykv.log", p->home);
     if (ipc) {
@@ -110,6 +119,11 @@ static void pykv_init(struct pykv *p, bool ipc)
         snprintf(p->addr, sizeof(p->addr), "tcp://127.0.0.1:%u", (unsigned)p->port);
     }
     pykv_start(p);
+}
+
+static void pykv_init(struct pykv *p, bool ipc)
+{
+    pykv_init_fault(p, ipc, NULL);
 }
 
 static void pykv_stop(struct pykv *p, int sig)
@@ -243,6 +257,43 @@ static void pykv_passes_abci_test(void **state)
     pxt_rmtree(b.home);
 }
 
+/* abci-test against pykv with one fault each: it must fail, on the step of that rule. */
+static void abci_test_catches_faulty_apps(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *fault;
+        const char *step; /* the FAIL line it must print */
+    } cases[] = {
+        {"gas", "FAIL  finalize_block h=1 "},
+        {"order", "FAIL  check_tx key bytes before value size"},
+        {"height", "FAIL  finalize_block h=2 (0 means 1)"},
+        {"genesis", "FAIL  genesis sorted by raw key bytes"},
+        {"null", "FAIL  genesis null "},
+        {"snapshot", "FAIL  offer_snapshot"},
+        {"prepare", "FAIL  prepare_proposal "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pykv a;
+        char out[400];
+        pykv_init_fault(&a, false, cases[i].fault);
+        snprintf(out, sizeof(out), "%s/abci-test.out", a.home);
+        int rc = run_abci_test(a.addr, NULL, NULL, NULL, NULL, out);
+        size_t len;
+        char *text = pxt_read_file(out, &len);
+        assert_non_null(text);
+        bool caught = rc == 1 && strstr(text, cases[i].step) != NULL;
+        free(text);
+        if (!caught) {
+            dump(out), dump(a.log);
+            fail_msg("fault %s: abci-test exited %d without '%s'", cases[i].fault, rc,
+                     cases[i].step);
+        }
+        pykv_stop(&a, SIGTERM);
+        pxt_rmtree(a.home);
+    }
+}
+
 static void kvledger_agrees_with_pykv(void **state)
 {
     (void)state;
@@ -274,17 +325,20 @@ static void kvledger_agrees_with_pykv(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR [KVLEDGER_EXE]\n", argv[0]);
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: %s PHALANX_EXE PYTHON3 PYKV_PY PB2_DIR FAULT_PY [KVLEDGER_EXE]\n",
+                argv[0]);
         return 2;
     }
-    kvledger_exe = argc == 6 ? argv[5] : NULL;
+    fault_py = argv[5];
+    kvledger_exe = argc == 7 ? argv[6] : NULL;
     phalanx_exe = argv[1];
     python3 = argv[2];
     pykv_py = argv[3];
     pb2_dir = argv[4];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pykv_passes_abci_test),
+        cmocka_unit_test(abci_test_catches_faulty_apps),
         cmocka_unit_test(kvledger_agrees_with_pykv),
     };
     int rc = cmocka_run_group_tests_name("pykv_abci", tests, NULL, NULL);

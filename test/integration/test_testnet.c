@@ -1,7 +1,8 @@
 /* Integration test of `phalanx testnet` and `phalanx rollback` as real processes, checked
  * with the engine's own loaders and stores: every home's node.conf loads and names the other
  * nodes as peers with distinct ports, the one genesis loads with every validator's key, the
- * faucet accounts are funded; an existing directory and bad options create nothing; and
+ * faucet accounts are funded; an existing directory and bad options create nothing; an
+ * --app-state kvledger would refuse is refused (kvledger's own parser); and
  * rollback on stores holding a few fake heights steps back exactly one height (--hard: the
  * block too), refuses while the node's WAL is locked, and changes nothing when refusing.
  * argv[1]: the phalanx binary. Never touches a directory outside its temporary one. */
@@ -16,6 +17,7 @@
 #include "ed25519.h"
 #include "genesis.h"
 #include "keyfile.h"
+#include "kvl_genesis.h"
 #include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
@@ -257,6 +259,67 @@ static void existing_dir_and_bad_options_create_nothing(void **state)
     assert_int_equal(access(p, F_OK), 0);
 }
 
+/* --app-state is checked with kvledger's own parser (issue 12): what kvledger would refuse
+ * at InitChain, making every node exit at start, is refused here with kvledger's sentence
+ * and nothing is created; `null` (no accounts) is accepted and kvledger reads what was
+ * written. */
+static void app_state_is_checked_as_kvledger_reads_it(void **state)
+{
+    (void)state;
+    char file[320], other[320], p[400], *out;
+    snprintf(file, sizeof(file), "%s/app_state.json", dir);
+    snprintf(other, sizeof(other), "%s/other", dir);
+    const char *argv[] = {phalanx, "testnet",     "--validators", "1", "--out",
+                          other,   "--app-state", file,           NULL};
+    struct {
+        const char *text;
+        const char *why; /* part of the refusal */
+    } bad[] = {
+        {"{\"accounts\":[{\"pub_key\":\"AAAA\",\"balance\":\"1\"}]}", "base64"},
+        {"{\"accounts\":[{\"pub_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+         "\"balance\":18446744073709551615}]}",
+         "decimal string"},
+        {"{\"accounts\":[{\"pub_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+         "\"balance\":9007199254740992}]}",
+         "decimal string"},
+        {"{\"acounts\":[]}", "unknown field"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(pxt_write_file(file, bad[i].text, strlen(bad[i].text)), 0);
+        int rc = run(argv, &out);
+        if (rc != 2 || !strstr(out, bad[i].why) || !strstr(out, "TXFORMAT.md"))
+            fail_msg("--app-state '%s': exit %d, output: %s", bad[i].text, rc, out);
+        free(out);
+        assert_int_not_equal(access(other, F_OK), 0);
+    }
+    const char *good[] = {"null", "{\"accounts\":[{\"pub_key\":"
+                                  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+                                  "\"balance\":\"18446744073709551615\"}]}"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(pxt_write_file(file, good[i], strlen(good[i])), 0);
+        int rc = run(argv, &out);
+        if (rc != 0)
+            fail_msg("--app-state '%s' refused (%d): %s", good[i], rc, out);
+        free(out);
+        snprintf(p, sizeof(p), "%s/node0/config/genesis.json", other);
+        struct genesis g;
+        char err[GENESIS_ERR_MAX];
+        if (genesis_load(p, &g, err, sizeof(err)) != 0)
+            fail_msg("%s", err);
+        assert_non_null(g.app_state);
+        struct kvl_genesis_account *accts = NULL;
+        size_t n = 0;
+        char kerr[300];
+        if (kvl_genesis_parse((const uint8_t *)g.app_state, strlen(g.app_state), &accts, &n, kerr,
+                              sizeof(kerr)) != 0)
+            fail_msg("kvledger refuses the app_state testnet wrote (%s): %s", g.app_state, kerr);
+        assert_int_equal(n, i);
+        free(accts);
+        genesis_fini(&g);
+        pxt_rmtree(other);
+    }
+}
+
 /* ---- rollback ---------------------------------------------------------------------- */
 
 #define TOP 3
@@ -440,6 +503,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(testnet_makes_n_working_homes, setup, teardown),
         cmocka_unit_test_setup_teardown(existing_dir_and_bad_options_create_nothing, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(app_state_is_checked_as_kvledger_reads_it, setup, teardown),
         cmocka_unit_test_setup_teardown(rollback_moves_back_exactly_one_height, setup, teardown),
         cmocka_unit_test_setup_teardown(rollback_refuses_while_the_node_runs, setup, teardown),
     };

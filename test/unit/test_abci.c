@@ -390,18 +390,26 @@ static void round_trip_every_method(void **state)
     assert_int_equal(r->check_tx_batch->results[2]->gas_wanted, 3);
     abci_response_free(r);
 
-    /* PrepareProposal default: txs trimmed to max_tx_bytes */
+    /* PrepareProposal default: the prefix that fits max_tx_bytes, each tx counted with its
+     * framing in the block (PROTOCOL.md §4): "a" and "bb" take 12 + 13 bytes */
     REQ(pp, prepare_proposal, Phalanx__Abci__RequestPrepareProposal,
         PHALANX__ABCI__REQUEST_PREPARE_PROPOSAL__INIT,
         PHALANX__ABCI__REQUEST__VALUE_PREPARE_PROPOSAL);
     pp_m.n_txs = 3;
     pp_m.txs = txs;
-    pp_m.max_tx_bytes = 4;
     pp_m.height = 1;
-    assert_int_equal(abci_client_call(f->cli, ABCI_CONN_CONSENSUS, &pp, 0, &r), 0);
-    assert_int_equal(r->prepare_proposal->n_txs, 2);
-    assert_memory_equal(r->prepare_proposal->txs[1].data, "bb", 2);
-    abci_response_free(r);
+    const struct {
+        int64_t max;
+        size_t n;
+    } fits[] = {{25 + 13, 2}, {25, 2}, {24, 1}, {11, 0}, {0, 0}, {-1, 0}, {39, 3}};
+    for (size_t i = 0; i < sizeof(fits) / sizeof(fits[0]); i++) {
+        pp_m.max_tx_bytes = fits[i].max;
+        assert_int_equal(abci_client_call(f->cli, ABCI_CONN_CONSENSUS, &pp, 0, &r), 0);
+        assert_int_equal(r->prepare_proposal->n_txs, fits[i].n);
+        if (fits[i].n >= 2)
+            assert_memory_equal(r->prepare_proposal->txs[1].data, "bb", 2);
+        abci_response_free(r);
+    }
 
     REQ(proc, process_proposal, Phalanx__Abci__RequestProcessProposal,
         PHALANX__ABCI__REQUEST_PROCESS_PROPOSAL__INIT,
@@ -482,7 +490,7 @@ static void round_trip_every_method(void **state)
 
     unsigned long served = 0, refused = 0;
     abci_server_stats(f->srv, &served, &refused);
-    assert_int_equal(served, 20);
+    assert_int_equal(served, 26); /* 7 PrepareProposals */
     assert_int_equal(refused, 0);
 }
 

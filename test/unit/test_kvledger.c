@@ -769,6 +769,254 @@ static void results_describe_what_a_tx_did(void **state)
     fx_fini(&f);
 }
 
+/* ---- genesis forms (TXFORMAT.md §3, issue 12) ---------------------------------------- */
+
+/* A fresh app in f (no InitChain). */
+static void fx_fresh(struct fx *f)
+{
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(pxt_tmpdir("kvl-gen", f->home, sizeof(f->home)), 0);
+    fx_open(f);
+}
+
+/* InitChain on chain CHAIN with app_state text; 0 or the error, err gets the sentence. */
+static int init_with(struct fx *f, const char *app_state, uint8_t hash[32], char *err, size_t cap)
+{
+    err[0] = '\0';
+    return kvledger_init_chain(f->app, CHAIN, 1, (const uint8_t *)app_state, strlen(app_state),
+                               hash, err, cap);
+}
+
+/* G of TXFORMAT.md §5 for chain CHAIN and accounts given already sorted by raw bytes. */
+static void genesis_hash(const uint8_t (*pubs)[32], const uint64_t *bals, size_t n, uint8_t out[32])
+{
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)"phalanx/kvledger/genesis/v1", 28);
+    uint8_t b[8];
+    b[0] = (uint8_t)strlen(CHAIN);
+    crypto_hash_sha256_update(&h, b, 1);
+    crypto_hash_sha256_update(&h, (const uint8_t *)CHAIN, strlen(CHAIN));
+    put32(b, (uint32_t)n);
+    crypto_hash_sha256_update(&h, b, 4);
+    for (size_t i = 0; i < n; i++) {
+        crypto_hash_sha256_update(&h, pubs[i], 32);
+        put64(b, bals[i]);
+        crypto_hash_sha256_update(&h, b, 8);
+    }
+    crypto_hash_sha256_final(&h, out);
+}
+
+/* "app_state": null (what `phalanx testnet --app-state` may write) and the other empty forms
+ * are a chain without accounts: the node exited on null before. */
+static void genesis_empty_forms_mean_no_accounts(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_fresh(&f);
+    uint8_t want[32], h[32];
+    genesis_hash(NULL, NULL, 0, want);
+    const char *forms[] = {"", "null", " null\n", "{}", "{\"accounts\":null}", "{\"accounts\":[]}"};
+    char err[300];
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        int rc = init_with(&f, forms[i], h, err, sizeof(err));
+        if (rc != 0)
+            fail_msg("app_state '%s' refused: %s", forms[i], err);
+        assert_memory_equal(h, want, 32);
+    }
+    fx_fini(&f);
+}
+
+/* Balances: decimal strings 0..2^64-1, or digits-only JSON integers 0..2^53-1; every other
+ * form is refused with a sentence that says what to write instead. */
+static void genesis_balance_forms(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_fresh(&f);
+    char a[64];
+    px_base64_encode(a, sizeof(a), alice.pk, 32);
+    struct {
+        const char *bal; /* as written in the JSON */
+        uint64_t value;  /* when accepted */
+        const char *why; /* NULL: accepted; else a part of the refusal */
+    } cases[] = {
+        {"\"0\"", 0, NULL},
+        {"0", 0, NULL},
+        {"\"18446744073709551615\"", UINT64_MAX, NULL},
+        {"9007199254740991", 9007199254740991ull, NULL},
+        {"9007199254740992", 0, "decimal string"},
+        {"9223372036854775807", 0, "decimal string"},
+        {"18446744073709551615", 0, "decimal string"},
+        {"18446744073709551616", 0, "decimal string"},
+        {"-0", 0, "-0"},
+        {"-1", 0, "negative"},
+        {"1.0", 0, "fraction"},
+        {"1e3", 0, "fraction"},
+        {"\"18446744073709551616\"", 0, "0..18446744073709551615"},
+        {"\"01\"", 0, "leading zeros"},
+        {"\"+1\"", 0, "no sign"},
+        {"\"-0\"", 0, "no sign"},
+        {"\" 1\"", 0, "spaces"},
+        {"\"1 \"", 0, "spaces"},
+        {"\"\"", 0, "decimal"},
+        {"\"1e3\"", 0, "decimal"},
+        {"true", 0, "wrong type"},
+        {"null", 0, "wrong type"},
+    };
+    char g[300], err[300];
+    uint8_t h[32], want[32];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(g, sizeof(g), "{\"accounts\":[{\"pub_key\":\"%s\",\"balance\":%s}]}", a,
+                 cases[i].bal);
+        int rc = init_with(&f, g, h, err, sizeof(err));
+        if (cases[i].why == NULL) {
+            if (rc != 0)
+                fail_msg("balance %s refused: %s", cases[i].bal, err);
+            genesis_hash((const uint8_t(*)[32])alice.pk, &cases[i].value, 1, want);
+            assert_memory_equal(h, want, 32);
+        } else if (rc != PX_EINVAL || strstr(err, cases[i].why) == NULL) {
+            fail_msg("balance %s: rc %d, err '%s' (expected a refusal saying '%s')", cases[i].bal,
+                     rc, err, cases[i].why);
+        }
+    }
+    /* a missing balance */
+    snprintf(g, sizeof(g), "{\"accounts\":[{\"pub_key\":\"%s\"}]}", a);
+    assert_int_equal(init_with(&f, g, h, err, sizeof(err)), PX_EINVAL);
+    assert_non_null(strstr(err, "missing"));
+    fx_fini(&f);
+}
+
+/* Public keys: canonical padded standard base64 of exactly 32 bytes; JSON keys appear once. */
+static void genesis_key_forms(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_fresh(&f);
+    char a[64];
+    px_base64_encode(a, sizeof(a), alice.pk, 32);
+    assert_int_equal(strlen(a), 44);
+    char noncanon[64], unpadded[64], urlsafe[64], spaced[80];
+    /* 32 bytes leave 2 unused bits in the last character: set one */
+    snprintf(noncanon, sizeof(noncanon), "%s", a);
+    const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t pos = (size_t)(strchr(alpha, noncanon[42]) - alpha);
+    noncanon[42] = alpha[pos ^ 1];
+    snprintf(unpadded, sizeof(unpadded), "%.43s", a);
+    snprintf(urlsafe, sizeof(urlsafe), "%s", "_-__________________________________________");
+    urlsafe[43] = '=';
+    snprintf(spaced, sizeof(spaced), "%.20s\\n%s", a, a + 20);
+    const char *bad[] = {
+        noncanon, unpadded, urlsafe,
+        spaced,   "AAAA",   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}; /* 33 bytes */
+    char g[400], err[300];
+    uint8_t h[32];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(g, sizeof(g), "{\"accounts\":[{\"pub_key\":\"%s\",\"balance\":\"1\"}]}", bad[i]);
+        if (init_with(&f, g, h, err, sizeof(err)) != PX_EINVAL || !strstr(err, "base64"))
+            fail_msg("pub_key '%s' was not refused as bad base64 (err '%s')", bad[i], err);
+    }
+    const char *dups[] = {"{\"accounts\":[],\"accounts\":[]}",
+                          "{\"accounts\":[{\"pub_key\":\"%s\",\"balance\":\"1\","
+                          "\"balance\":\"2\"}]}"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(g, sizeof(g), dups[i], a);
+        assert_int_equal(init_with(&f, g, h, err, sizeof(err)), PX_EINVAL);
+        assert_non_null(strstr(err, "duplicate"));
+    }
+    fx_fini(&f);
+}
+
+/* G lists the accounts by the raw bytes of the keys, not by their base64 text: 0xFC...
+ * encodes as "/..." which sorts before "AAA..." as text but after 0x00... as bytes. A zero
+ * balance is an account like any other. */
+static void genesis_hash_sorts_by_raw_key_bytes(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_fresh(&f);
+    uint8_t keys[2][32];
+    memset(keys[0], 0x00, 32);
+    memset(keys[1], 0xfc, 32);
+    char k0[64], k1[64];
+    px_base64_encode(k0, sizeof(k0), keys[0], 32);
+    px_base64_encode(k1, sizeof(k1), keys[1], 32);
+    assert_true(strcmp(k1, k0) < 0); /* text order is the other way round */
+    char g[400], err[300];
+    snprintf(g, sizeof(g),
+             "{\"accounts\":[{\"pub_key\":\"%s\",\"balance\":\"5\"},"
+             "{\"pub_key\":\"%s\",\"balance\":0}]}",
+             k1, k0);
+    uint8_t h[32], want[32];
+    assert_int_equal(init_with(&f, g, h, err, sizeof(err)), 0);
+    uint64_t bals[2] = {0, 5};
+    genesis_hash((const uint8_t(*)[32])keys, bals, 2, want);
+    assert_memory_equal(h, want, 32);
+    fx_fini(&f);
+}
+
+/* The chain id is what transfers carry: 1..50 bytes of 0x21..0x7E, else InitChain fails. */
+static void genesis_chain_id_rules(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_fresh(&f);
+    char fifty[51], fiftyone[52];
+    memset(fifty, '~', 50);
+    fifty[50] = '\0';
+    memset(fiftyone, 'c', 51);
+    fiftyone[51] = '\0';
+    const char *bad[] = {"", "a b", "caf\xc3\xa9", "tab\there", fiftyone};
+    uint8_t h[32];
+    char err[300];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(kvledger_init_chain(f.app, bad[i], 1, NULL, 0, h, err, sizeof(err)),
+                         PX_EINVAL);
+        assert_non_null(strstr(err, "chain id"));
+    }
+    assert_int_equal(kvledger_init_chain(f.app, fifty, 1, NULL, 0, h, err, sizeof(err)), 0);
+    fx_fini(&f);
+}
+
+/* PROTOCOL.md §5.1: after a lost connection the engine runs Info again; an app that
+ * executed its first block but did not commit it says height 0 and gets InitChain again,
+ * which it must accept, discarding the block. A refused InitChain changes nothing. */
+static void init_chain_again_discards_an_uncommitted_first_block(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_fresh(&f);
+    uint8_t g1[32], g2[32], h[32];
+    char err[300];
+    assert_int_equal(init_with(&f, "", g1, err, sizeof(err)), 0);
+    const uint8_t *x = (const uint8_t *)"x=1", *y = (const uint8_t *)"y=2";
+    size_t l = 3;
+    struct kvledger_result r[1];
+    assert_int_equal(kvledger_finalize_block(f.app, 1, &x, &l, 1, r, h), 0);
+    /* refused: the open block stays */
+    assert_int_equal(init_with(&f, "{\"bad\":1}", g2, err, sizeof(err)), PX_EINVAL);
+    /* accepted: the open block goes */
+    assert_int_equal(init_with(&f, "null", g2, err, sizeof(err)), 0);
+    assert_memory_equal(g1, g2, 32);
+    struct kvledger_info info;
+    kvledger_info(f.app, &info);
+    assert_int_equal(info.height, 0);
+    assert_memory_equal(info.app_hash, g1, 32);
+    int64_t ch;
+    assert_int_equal(kvledger_commit(f.app, &ch), PX_ESTATE); /* nothing open now */
+    assert_int_equal(kvledger_finalize_block(f.app, 1, &y, &l, 1, r, h), 0);
+    assert_int_equal(kvledger_commit(f.app, &ch), 0);
+    char v[8];
+    assert_int_equal(query_key(&f, "x", v, sizeof(v)), KVL_CODE_NOT_FOUND);
+    assert_int_equal(query_key(&f, "y", v, sizeof(v)), 0);
+    /* after a Commit, InitChain is refused and changes nothing */
+    assert_int_equal(init_with(&f, "", g2, err, sizeof(err)), PX_ESTATE);
+    kvledger_info(f.app, &info);
+    assert_int_equal(info.height, 1);
+    fx_fini(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +1034,12 @@ int main(void)
         cmocka_unit_test(app_hash_is_deterministic),
         cmocka_unit_test(restart_keeps_committed_state_and_drops_open_block),
         cmocka_unit_test(results_describe_what_a_tx_did),
+        cmocka_unit_test(genesis_empty_forms_mean_no_accounts),
+        cmocka_unit_test(genesis_balance_forms),
+        cmocka_unit_test(genesis_key_forms),
+        cmocka_unit_test(genesis_hash_sorts_by_raw_key_bytes),
+        cmocka_unit_test(genesis_chain_id_rules),
+        cmocka_unit_test(init_chain_again_discards_an_uncommitted_first_block),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

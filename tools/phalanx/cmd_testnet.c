@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "genesis.h"
 #include "keyfile.h"
+#include "kvl_genesis.h"
 #include "px_clock.h"
 #include "px_encoding.h"
 #include "px_error.h"
@@ -53,7 +54,8 @@ static void usage(FILE *f)
         "  --out DIR        where to create the network\n"
         "  --chain-id ID    chain id (default: phalanx-testnet)\n"
         "  --base-port P    first port (default: %d)\n"
-        "  --app-state FILE the genesis app_state (JSON) instead of the faucet accounts\n"
+        "  --app-state FILE the genesis app_state (JSON) instead of the faucet accounts;\n"
+        "                   checked as kvledger reads it (apps/kvledger/TXFORMAT.md §3)\n"
         "  --faucets K      faucet accounts funded with %s tokens each in the app_state\n"
         "                   for kvledger, keys in DIR/faucet/key<k>.json (default: %d; 0..%d)\n",
         TESTNET_POWER, TESTNET_MAX_VALIDATORS, TESTNET_DEFAULT_BASE_PORT, TESTNET_FAUCET_BALANCE,
@@ -282,11 +284,31 @@ int cmd_testnet(int argc, char **argv)
         ret = bad_usage("bad --chain-id: %s", why);
         goto out;
     }
+    if (kvl_genesis_check_chain_id(g.chain_id, gerr, sizeof(gerr)) != 0) {
+        ret = bad_usage("bad --chain-id for kvledger: %s", gerr);
+        goto out;
+    }
     if (o.app_state_file) {
         size_t len;
         rc = fileio_read_all(o.app_state_file, TESTNET_APP_STATE_MAX, &g.app_state, &len);
         if (rc != 0) {
             fail("cannot read --app-state %s: %s", o.app_state_file, px_strerror(rc));
+            goto out;
+        }
+        /* kvledger's own parser: what it would refuse at InitChain is refused here */
+        struct kvl_genesis_account *accts = NULL;
+        size_t n_accts = 0;
+        char kerr[512];
+        rc = kvl_genesis_parse((const uint8_t *)g.app_state, len, &accts, &n_accts, kerr,
+                               sizeof(kerr));
+        free(accts);
+        if (rc == PX_ENOMEM) {
+            fail("out of memory");
+            goto out;
+        } else if (rc != 0) {
+            ret = bad_usage("--app-state %s is not an app_state kvledger accepts "
+                            "(apps/kvledger/TXFORMAT.md §3): %s",
+                            o.app_state_file, kerr);
             goto out;
         }
         char *text = NULL;
