@@ -31,6 +31,7 @@ static const char *const texts[] = {
     [-PX_EINTERNAL] = "internal error",
     [-PX_ENOFD] = "too many open files (out of file descriptors)",
     [-PX_ENOSPC] = "no space left on device",
+    [-PX_EDIVERGED] = "the application's state differs from the network's",
 };
 
 const char *px_strerror(int err)

@@ -34,10 +34,11 @@ enum px_error {
     PX_EINTERNAL = -21, /* a bug: an invariant did not hold */
     PX_ENOFD = -22,     /* out of file descriptors (EMFILE, ENFILE): transient */
     PX_ENOSPC = -23,    /* no space left on the device or quota (ENOSPC, EDQUOT): transient */
+    PX_EDIVERGED = -24, /* our app's state differs from what the network agreed (app hash) */
 };
 
 /* The lowest (most negative) code: px_strerror knows every code from here to 0. */
-#define PX_ERR_LOWEST PX_ENOSPC
+#define PX_ERR_LOWEST PX_EDIVERGED
 
 /* Text for an error code: a short lower-case phrase. Never NULL; unknown codes give
  * "unknown error". */

@@ -676,10 +676,11 @@ static void try_apply(struct csd *d)
     int err = blockexec_apply(d->bx, d->st, &b->block, b->enc, b->enc_len, &d->decide_id,
                               &d->decide_commit, &res);
     if (err && blockexec_err_is_fatal(err)) {
-        /* a damaged or unwritable store: retrying would log this forever */
+        /* a damaged or unwritable store, or an app that diverged: retrying would log
+         * this forever */
         PX_ERROR(MOD,
-                 "cannot commit the decided block: a store is damaged or cannot be written "
-                 "(the line above names the file and what to do); stopping",
+                 "cannot commit the decided block (the line above says why and what to do); "
+                 "stopping",
                  "height=%llu err=\"%s\"", (unsigned long long)h, px_strerror(err));
         d->fatal = err;
         blockexec_result_fini(&res);

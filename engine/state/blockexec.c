@@ -35,5 +35,5 @@ void blockexec_say(char *why, size_t cap, const char *fmt, ...)
 
 bool blockexec_err_is_fatal(int err)
 {
-    return err == PX_ECORRUPT || err == PX_EIO || err == PX_EPERM;
+    return err == PX_ECORRUPT || err == PX_EIO || err == PX_EPERM || err == PX_EDIVERGED;
 }

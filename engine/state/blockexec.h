@@ -71,9 +71,12 @@ void blockexec_result_fini(struct blockexec_result *r);
 
 /* Ranked errors: true for an error of blockexec_apply that no retry can mend — a store
  * that is damaged (PX_ECORRUPT), cannot be read or written (PX_EIO: I/O error, disk full)
- * or is read-only (PX_EPERM); blockexec_apply has logged which file and what to do. The
+ * or is read-only (PX_EPERM), or a decided block whose header carries another app hash
+ * than our app returned (PX_EDIVERGED: our app's state differs from the network's);
+ * blockexec_apply has logged which file or which hashes, and what to do. The
  * caller stops the node. Everything else (the app away or slow, a busy database) is worth
- * another try. blockexec never returns these codes for a fault of the app. */
+ * another try. Apart from PX_EDIVERGED, blockexec never returns these codes for a fault
+ * of the app. */
 bool blockexec_err_is_fatal(int err);
 
 /* Build our proposal for height s->last_height + 1: reap the mempool (up to the block

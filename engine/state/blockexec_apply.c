@@ -17,6 +17,7 @@
 #include "blockexec_internal.h"
 
 #include "codec.h"
+#include "px_encoding.h"
 #include "px_error.h"
 #include "px_log.h"
 #include "sha256.h"
@@ -236,6 +237,22 @@ int blockexec_apply(struct blockexec *bx, struct chain_state *s, const struct bl
     if (seen_commit == NULL || seen_commit->height != height ||
         !block_id_equal(&seen_commit->block_id, id) || b->tx_count > BLOCKSTORE_MAX_TXS)
         return PX_EINVAL;
+    /* The network decided this block, and its header carries the app hash the network
+     * agreed on after the previous height; ours differs: our app computed another state.
+     * Going on would build on it, so this is fatal (nothing is stored). */
+    if (b->header.app_hash_len != s->app_hash_len ||
+        memcmp(b->header.app_hash, s->app_hash, s->app_hash_len) != 0) {
+        char agreed[2 * sizeof(b->header.app_hash) + 1], ours[2 * sizeof(s->app_hash) + 1];
+        px_hex_encode(agreed, sizeof(agreed), b->header.app_hash, b->header.app_hash_len, true);
+        px_hex_encode(ours, sizeof(ours), s->app_hash, s->app_hash_len, true);
+        px_log(PX_LOG_ERROR, MOD,
+               "the app's state differs from the network's: the decided block carries another "
+               "app hash than our app returned; stopping. Restore the app's state from a "
+               "backup taken at or before the height, or resync the node (remove the app's "
+               "state and the node's data, keep the keys and priv_validator_state.json)",
+               "height=%" PRIu64 " agreed_app_hash=%s our_app_hash=%s", height - 1, agreed, ours);
+        return PX_EDIVERGED;
+    }
 
     /* step 1: block + seen commit, durable */
     uint8_t *cenc = NULL;

@@ -708,6 +708,35 @@ static void conflict_at_stored_height(void **state)
     free(after);
 }
 
+/* The network decided block 3 with the app hash it agreed on after 2; our app returned
+ * another one after 2 (it diverged): applying it is fatal and changes nothing. */
+static void diverged_app_is_fatal(void **state)
+{
+    struct fx *f = *state;
+    fresh_handshake(f);
+    commit_height(f, NULL);
+    commit_height(f, NULL);
+    struct built x;
+    assert_int_equal(build(f, &f->last_commit, &x), 0);
+    struct commit seen;
+    sign_commit(&seen, &f->s->validators, x.b.header.height, &x.id, f->now_ns);
+    f->s->app_hash[0] ^= 0x01; /* what our app said after height 2 */
+    unsigned fin = f->app.finalize_calls;
+    int err = blockexec_apply(&f->bx, f->s, &x.b, x.enc, x.len, &x.id, &seen, NULL);
+    assert_int_equal(err, PX_EDIVERGED);
+    assert_true(blockexec_err_is_fatal(err));
+    assert_int_equal(f->app.finalize_calls, fin);
+    assert_int_equal(f->s->last_height, 2);
+    struct blockstore_meta m;
+    assert_int_equal(blockstore_load_meta(f->bs, 3, &m), PX_ENOTFOUND);
+    /* with the agreed hash it applies */
+    f->s->app_hash[0] ^= 0x01;
+    assert_int_equal(blockexec_apply(&f->bx, f->s, &x.b, x.enc, x.len, &x.id, &seen, NULL), 0);
+    assert_int_equal(f->s->last_height, 3);
+    commit_fini(&seen);
+    built_fini(&x);
+}
+
 static void handshake_app_behind(void **state)
 {
     struct fx *f = *state;
@@ -1411,6 +1440,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(chain_advances, setup, teardown),
         cmocka_unit_test_setup_teardown(validate_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(diverged_app_is_fatal, setup, teardown),
         cmocka_unit_test_setup_teardown(conflict_at_stored_height, setup, teardown),
         cmocka_unit_test_setup_teardown(handshake_app_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(handshake_crash_between_block_and_state, setup, teardown),
