@@ -160,12 +160,6 @@ static void on_peer_down(const char *peer_id, bool outbound, void *user)
 
 /* ---- consensus shell hooks ----------------------------------------------------------- */
 
-static void hook_broadcast(uint8_t channel, const uint8_t *data, size_t len, void *user)
-{
-    struct node *n = user;
-    p2p_broadcast(n->p2p, channel, data, len, NULL);
-}
-
 static void update_status(struct node *n)
 {
     const struct chain_state *s = n->st;
@@ -562,7 +556,7 @@ static int start_consensus(struct node *n)
     cc.wal_path = wal_path;
     cc.wal_max_record_bytes = k->wal_max_record_bytes;
     cc.max_future_ns = 10ull * 1000000000ull;
-    struct csd_hooks hooks = {hook_broadcast, hook_committed, hook_sig_verified, n};
+    struct csd_hooks hooks = {hook_committed, hook_sig_verified, n};
     int err = csd_new(&cc, &n->bx, n->st, n->pv, &hooks, &n->csd);
     if (!err)
         err = cons_reactor_new(n->csd, n->p2p, n->bs, &n->cr);

@@ -55,6 +55,9 @@ struct cons_reactor {
     uint32_t block_requests_per_s, block_request_burst;
 };
 
+static void publish_vote(const struct vote *v, void *user);
+static void publish_proposal(const struct proposal *p, const struct part_set *parts, void *user);
+
 int cons_reactor_new(struct csd *d, struct p2p *p2p, struct blockstore *bs,
                      struct cons_reactor **out)
 {
@@ -72,6 +75,8 @@ int cons_reactor_new(struct csd *d, struct p2p *p2p, struct blockstore *bs,
     r->st_step = -1;
     r->block_requests_per_s = CONS_REACTOR_BLOCK_REQUESTS_PER_S;
     r->block_request_burst = CONS_REACTOR_BLOCK_REQUEST_BURST;
+    struct csd_publish pub = {publish_vote, publish_proposal, r};
+    csd_set_publish(d, &pub);
     *out = r;
     return 0;
 }
@@ -89,6 +94,7 @@ void cons_reactor_free(struct cons_reactor *r)
 {
     if (!r)
         return;
+    csd_set_publish(r->d, NULL);
     free(r->peers);
     free(r);
 }
@@ -294,6 +300,57 @@ void cons_reactor_receive(struct cons_reactor *r, const char *peer_id, uint8_t c
     if (bad) {
         PX_WARN(MOD, "dropping a misbehaving peer", "peer=%s why=\"%s\"", peer_id, bad);
         ban(r, peer_id, bad);
+    }
+}
+
+/* ---- publishing what the shell hands us (csd_publish) -------------------------------- */
+
+/* Encode m and send it to every peer. A peer whose queue is full misses it: the gossip of
+ * the next ticks sends what each peer lacks. */
+static void broadcast_msg(struct cons_reactor *r, uint8_t channel, const struct cmsg *m)
+{
+    uint8_t *buf;
+    size_t len;
+    if (cmsg_encode(m, &buf, &len) != 0)
+        return;
+    p2p_broadcast(r->p2p, channel, buf, len, NULL);
+    free(buf);
+}
+
+static void publish_vote(const struct vote *v, void *user)
+{
+    struct cons_reactor *r = user;
+    uint8_t *enc;
+    size_t len;
+    if (codec_vote_encode(v, &enc, &len) != 0)
+        return;
+    struct cmsg m = {.kind = CMSG_VOTE, .a = enc, .a_len = len};
+    broadcast_msg(r, P2P_CH_CONSENSUS_VOTE, &m);
+    free(enc);
+}
+
+/* The proposal, then every part we hold of its block, on the data channel. */
+static void publish_proposal(const struct proposal *p, const struct part_set *parts, void *user)
+{
+    struct cons_reactor *r = user;
+    uint8_t *enc;
+    size_t len;
+    if (codec_proposal_encode(p, &enc, &len) != 0)
+        return;
+    struct cmsg m = {.kind = CMSG_PROPOSAL, .a = enc, .a_len = len};
+    broadcast_msg(r, P2P_CH_CONSENSUS_DATA, &m);
+    free(enc);
+    for (uint32_t i = 0; parts && i < parts->header.total; i++) {
+        const struct part *pt = part_set_get(parts, i);
+        if (!pt || codec_part_encode(pt, &enc, &len) != 0)
+            continue;
+        struct cmsg pm = {.kind = CMSG_BLOCK_PART,
+                          .height = p->height,
+                          .round = p->round,
+                          .a = enc,
+                          .a_len = len};
+        broadcast_msg(r, P2P_CH_CONSENSUS_DATA, &pm);
+        free(enc);
     }
 }
 

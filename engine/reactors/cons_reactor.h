@@ -7,6 +7,10 @@
  * it (catch-up). A message lost with a connection is sent again after the reconnect,
  * because the peer's state starts empty.
  *
+ * It also sends what the shell publishes (csd_publish: our own signed votes and proposals
+ * with their parts) to every peer at once: cons_reactor_new installs itself as the shell's
+ * publish hooks, cons_reactor_free removes them.
+ *
  * Runs on the consensus thread only. A peer that sends something undecodable or badly
  * signed is banned through p2p_ban_peer with the reason.
  *

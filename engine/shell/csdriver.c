@@ -5,7 +5,7 @@
  * and the output's actions are carried out in order; actions that produce a new input
  * (our signed vote, a built block, a verdict) push it on the same queue, so the core is
  * never re-entered from inside a step. Our own signed messages are logged with fsync and
- * only then sent.
+ * only then published (the csd_publish hooks: the reactor encodes and sends them).
  *
  * Facts between calls: the core's height is state->last_height + 1 (or + 2 while the
  * block it decided is being applied: never observable from outside a call); every block
@@ -14,9 +14,7 @@
  */
 #include "csdriver.h"
 
-#include "cmsg.h"
 #include "codec.h"
-#include "p2p.h"
 #include "px_clock.h"
 #include "px_encoding.h"
 #include "px_error.h"
@@ -59,16 +57,25 @@ struct cround {
     uint8_t *have[2];
 };
 
+/* One of our own signed messages: what an input publishes once logged (OWN_NONE: nothing),
+ * and what a signing to retry is for. */
+enum own_msg {
+    OWN_NONE,
+    OWN_VOTE,     /* in.u.vote */
+    OWN_PROPOSAL, /* in.u.proposal.proposal, with the parts of its block */
+};
+
 struct qitem {
     struct cs_input in;
     bool log, sync;
-    int send; /* 0 nothing, 1 vote, 2 proposal (+ parts) after logging */
+    enum own_msg publish; /* after the input is logged */
 };
 
 struct csd {
     struct csd_config cfg;
     char *wal_path;
     struct csd_hooks hooks;
+    struct csd_publish pub;
     struct blockexec *bx;
     struct chain_state *st;
     struct privval *pv;
@@ -111,7 +118,7 @@ struct csd {
     /* the last signing the signer refused for a transient cause (out of file descriptors,
      * disk full): asked again on TIMER_RETRY while the core is still in its height and
      * round; a newer signing request replaces it (the core asks in increasing order) */
-    int retry_sign; /* 0 none, 1 vote, 2 proposal */
+    enum own_msg retry_sign;
     struct vote retry_vote;
     struct proposal retry_proposal;
 
@@ -123,8 +130,9 @@ struct csd {
     struct evidence evidence[MAX_EVIDENCE];
     size_t n_evidence;
 
-    /* a decided block could not be committed for good (blockexec_err_is_fatal): csd_tick
-     * and csd_start return it, and the node stops */
+    /* a decided block could not be committed for good (blockexec_err_is_fatal), or our own
+     * signed message could not be queued (signed_push): csd_tick and csd_start return it,
+     * and the node stops */
     int fatal;
 
     struct vote *scratch_votes; /* VALIDATOR_SET_MAX, for decoding commits */
@@ -286,7 +294,7 @@ static int block_set_content(struct cblock *b, uint8_t *enc, size_t len)
 
 /* ---- queue and WAL ------------------------------------------------------------------- */
 
-static int push(struct csd *d, const struct cs_input *in, bool log, bool sync, int send)
+static int push(struct csd *d, const struct cs_input *in, bool log, bool sync, enum own_msg what)
 {
     if (d->q_len == QUEUE_CAP) {
         PX_ERROR(MOD, "input queue full", "type=%d", in->type);
@@ -296,7 +304,7 @@ static int push(struct csd *d, const struct cs_input *in, bool log, bool sync, i
     q->in = *in;
     q->log = log;
     q->sync = sync;
-    q->send = send;
+    q->publish = what;
     return 0;
 }
 
@@ -328,8 +336,7 @@ static int wal_log_block(struct csd *d, uint64_t height, const struct cblock *b)
     return err;
 }
 
-static void send_vote(struct csd *d, const struct vote *v);
-static void send_proposal(struct csd *d, const struct proposal *p);
+static void publish(struct csd *d, enum own_msg what, const struct cs_input *in);
 static void process_output(struct csd *d);
 
 static int run(struct csd *d)
@@ -350,10 +357,7 @@ static int run(struct csd *d)
                 return err;
             }
         }
-        if (q.send == 1)
-            send_vote(d, &q.in.u.vote);
-        else if (q.send == 2)
-            send_proposal(d, &q.in.u.proposal.proposal);
+        publish(d, q.publish, &q.in); /* durable now: logged (and fsynced if q.sync) */
         int rc = cs_step(d->cs, &q.in, d->out);
         if (rc < 0) {
             PX_ERROR(MOD, "consensus core refused an input", "type=%d err=\"%s\"", q.in.type,
@@ -365,54 +369,19 @@ static int run(struct csd *d)
     return 0;
 }
 
-/* ---- sending ------------------------------------------------------------------------- */
+/* ---- publishing ---------------------------------------------------------------------- */
 
-static void broadcast_msg(struct csd *d, uint8_t channel, const struct cmsg *m)
+/* Hand our own signed message to the publish hooks (the reactor encodes and sends it). */
+static void publish(struct csd *d, enum own_msg what, const struct cs_input *in)
 {
-    if (!d->hooks.broadcast || d->replaying)
+    if (d->replaying)
         return;
-    uint8_t *buf;
-    size_t len;
-    if (cmsg_encode(m, &buf, &len) == 0) {
-        d->hooks.broadcast(channel, buf, len, d->hooks.user);
-        free(buf);
-    }
-}
-
-static void send_vote(struct csd *d, const struct vote *v)
-{
-    uint8_t *enc;
-    size_t len;
-    if (codec_vote_encode(v, &enc, &len) != 0)
-        return;
-    struct cmsg m = {.kind = CMSG_VOTE, .a = enc, .a_len = len};
-    broadcast_msg(d, P2P_CH_CONSENSUS_VOTE, &m);
-    free(enc);
-}
-
-static void send_proposal(struct csd *d, const struct proposal *p)
-{
-    uint8_t *enc;
-    size_t len;
-    if (codec_proposal_encode(p, &enc, &len) != 0)
-        return;
-    struct cmsg m = {.kind = CMSG_PROPOSAL, .a = enc, .a_len = len};
-    broadcast_msg(d, P2P_CH_CONSENSUS_DATA, &m);
-    free(enc);
-    struct cblock *b = block_find(d, &p->block_id);
-    if (!b || !b->have_parts)
-        return;
-    for (uint32_t i = 0; i < b->parts.header.total; i++) {
-        const struct part *pt = part_set_get(&b->parts, i);
-        if (!pt || codec_part_encode(pt, &enc, &len) != 0)
-            continue;
-        struct cmsg pm = {.kind = CMSG_BLOCK_PART,
-                          .height = p->height,
-                          .round = p->round,
-                          .a = enc,
-                          .a_len = len};
-        broadcast_msg(d, P2P_CH_CONSENSUS_DATA, &pm);
-        free(enc);
+    if (what == OWN_VOTE && d->pub.vote_cb) {
+        d->pub.vote_cb(&in->u.vote, d->pub.user);
+    } else if (what == OWN_PROPOSAL && d->pub.proposal_cb) {
+        const struct proposal *p = &in->u.proposal.proposal;
+        struct cblock *b = block_find(d, &p->block_id);
+        d->pub.proposal_cb(p, b && b->have_parts ? &b->parts : NULL, d->pub.user);
     }
 }
 
@@ -436,13 +405,35 @@ static void log_signature(const char *what, uint64_t height, int32_t round, cons
  * its signatures once, so without this a validator that lost one vote to a short
  * descriptor or disk shortage would stay silent for the rest of the round, and with enough
  * such validators no round would ever end. */
-static bool sign_later(struct csd *d, int err, int kind)
+static bool sign_later(struct csd *d, int err, enum own_msg kind)
 {
     if (!privval_err_is_transient(err) || privval_failed(d->pv))
         return false;
     d->retry_sign = kind;
     timerq_add(&d->timers, d->mono + RETRY_MS * 1000000ull, TIMER_RETRY, 0, 0, 0);
     return true;
+}
+
+/* Queue our freshly signed message, to be logged with fsync, then published, then stepped.
+ * The queue cannot fill while the shell keeps its invariant (it is drained after every
+ * step, and one step asks for far fewer than QUEUE_CAP inputs), so a full queue is a bug
+ * in the shell: it is fatal, not logged and forgotten. Forgetting would leave the core
+ * without the signature it asked for (it asks once) and the validator silent for the
+ * round; going on after a broken invariant is worse. Stopping is safe: the message is in
+ * neither the WAL nor the network, so after the restart the core asks for it again and
+ * the signer signs the same bytes again (see the header: restart). */
+static void signed_push(struct csd *d, const struct cs_input *in, enum own_msg what,
+                        uint64_t height, int32_t round)
+{
+    int err = push(d, in, true, true, what);
+    if (!err)
+        return;
+    PX_ERROR(MOD,
+             "cannot queue our own signed message: the shell's input queue is full, which "
+             "is a bug (please report it with the log); stopping, the restart recovers",
+             "what=%s height=%llu round=%d err=\"%s\"", what == OWN_VOTE ? "vote" : "proposal",
+             (unsigned long long)height, round, px_strerror(err));
+    d->fatal = err;
 }
 
 static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
@@ -456,11 +447,11 @@ static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
         return;
     enum privval_step step =
         v.type == VOTE_TYPE_PREVOTE ? PRIVVAL_STEP_PREVOTE : PRIVVAL_STEP_PRECOMMIT;
-    d->retry_sign = 0;
+    d->retry_sign = OWN_NONE;
     int err = privval_sign(d->pv, (int64_t)v.height, v.round, step, sb, sl, v.signature);
     if (err) {
         d->stats.sign_refusals++;
-        bool again = sign_later(d, err, 1);
+        bool again = sign_later(d, err, OWN_VOTE);
         if (again)
             d->retry_vote = *unsigned_vote;
         PX_ERROR(MOD,
@@ -474,7 +465,7 @@ static void do_sign_vote(struct csd *d, const struct vote *unsigned_vote)
     struct cs_input in = {.type = CS_INPUT_OWN_VOTE};
     in.u.vote = v;
     remember_vote(d, &v);
-    push(d, &in, true, true, 1);
+    signed_push(d, &in, OWN_VOTE, v.height, v.round);
 }
 
 static void do_sign_proposal(struct csd *d, const struct proposal *unsigned_p)
@@ -486,12 +477,12 @@ static void do_sign_proposal(struct csd *d, const struct proposal *unsigned_p)
     size_t sl;
     if (sign_bytes_proposal(&p, d->st->chain_id, sb, &sl) != 0)
         return;
-    d->retry_sign = 0;
+    d->retry_sign = OWN_NONE;
     int err =
         privval_sign(d->pv, (int64_t)p.height, p.round, PRIVVAL_STEP_PROPOSE, sb, sl, p.signature);
     if (err) {
         d->stats.sign_refusals++;
-        bool again = sign_later(d, err, 2);
+        bool again = sign_later(d, err, OWN_PROPOSAL);
         if (again)
             d->retry_proposal = *unsigned_p;
         PX_ERROR(MOD,
@@ -511,7 +502,7 @@ static void do_sign_proposal(struct csd *d, const struct proposal *unsigned_p)
     struct cs_input in = {.type = CS_INPUT_OWN_PROPOSAL};
     in.u.proposal.proposal = p;
     in.u.proposal.validator_index = cs_own_index(d->cs);
-    push(d, &in, true, true, 2);
+    signed_push(d, &in, OWN_PROPOSAL, p.height, p.round);
 }
 
 /* Build a struct commit from votes of one (height, round, block). */
@@ -590,7 +581,7 @@ static void do_build(struct csd *d, uint64_t height, int32_t round)
     in.u.built.height = height;
     in.u.built.round = round;
     in.u.built.block_id = id;
-    push(d, &in, true, false, 0);
+    push(d, &in, true, false, OWN_NONE);
 }
 
 static void do_validate(struct csd *d, uint64_t height, const struct block_id *id)
@@ -627,7 +618,7 @@ static void do_validate(struct csd *d, uint64_t height, const struct block_id *i
     in.u.validated.height = height;
     in.u.validated.block_id = *id;
     in.u.validated.valid = err == 0;
-    push(d, &in, true, false, 0);
+    push(d, &in, true, false, OWN_NONE);
 }
 
 static void start_height(struct csd *d, bool log);
@@ -809,7 +800,7 @@ static void start_height(struct csd *d, bool log)
     in.u.start.vals = &d->st->validators;
     /* pending timeouts stay: the commit timeout of the height just decided is what ends
      * NEW_HEIGHT; stale ones are dropped by the core */
-    push(d, &in, log, false, 0);
+    push(d, &in, log, false, OWN_NONE);
 }
 
 /* START_HEIGHT after a restart: the core did not decide the last height itself, so it
@@ -894,6 +885,14 @@ int csd_new(const struct csd_config *cfg, struct blockexec *bx, struct chain_sta
     d->nvals = state->validators.count;
     *out = d;
     return 0;
+}
+
+void csd_set_publish(struct csd *d, const struct csd_publish *pub)
+{
+    if (pub)
+        d->pub = *pub;
+    else
+        memset(&d->pub, 0, sizeof(d->pub));
 }
 
 void csd_free(struct csd *d)
@@ -1129,7 +1128,7 @@ int csd_on_proposal(struct csd *d, const struct proposal *p, uint64_t mono_ns, u
     struct cs_input in = {.type = CS_INPUT_PROPOSAL};
     in.u.proposal.proposal = *p;
     in.u.proposal.validator_index = pi;
-    push(d, &in, true, false, 0);
+    push(d, &in, true, false, OWN_NONE);
     return run(d);
 }
 
@@ -1160,7 +1159,7 @@ int csd_on_vote(struct csd *d, const struct vote *v, uint64_t mono_ns, uint64_t 
     remember_vote(d, v);
     struct cs_input in = {.type = CS_INPUT_VOTE};
     in.u.vote = *v;
-    push(d, &in, true, false, 0);
+    push(d, &in, true, false, OWN_NONE);
     return run(d);
 }
 
@@ -1171,7 +1170,7 @@ static int block_completed(struct csd *d, struct cblock *b)
     struct cs_input in = {.type = CS_INPUT_BLOCK_COMPLETE};
     in.u.block.height = csd_height(d);
     in.u.block.block_id = b->id;
-    push(d, &in, true, false, 0);
+    push(d, &in, true, false, OWN_NONE);
     return 0;
 }
 
@@ -1279,13 +1278,13 @@ out:
  * still wants it: same height and round (the core moved on otherwise, and asks anew). */
 static void retry_signing(struct csd *d)
 {
-    int kind = d->retry_sign;
+    enum own_msg kind = d->retry_sign;
     struct vote v = d->retry_vote;
     struct proposal p = d->retry_proposal;
-    d->retry_sign = 0;
-    if (kind == 1 && v.height == csd_height(d) && v.round == csd_round(d))
+    d->retry_sign = OWN_NONE;
+    if (kind == OWN_VOTE && v.height == csd_height(d) && v.round == csd_round(d))
         do_sign_vote(d, &v);
-    else if (kind == 2 && p.height == csd_height(d) && p.round == csd_round(d))
+    else if (kind == OWN_PROPOSAL && p.height == csd_height(d) && p.round == csd_round(d))
         do_sign_proposal(d, &p);
 }
 
@@ -1313,7 +1312,7 @@ int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns)
         in.u.timeout.height = it.a;
         in.u.timeout.round = (int32_t)it.b;
         in.u.timeout.step = (enum cs_step)it.c;
-        push(d, &in, true, false, 0);
+        push(d, &in, true, false, OWN_NONE);
         int err = run(d);
         if (err)
             return err;

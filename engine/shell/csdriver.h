@@ -34,8 +34,6 @@ struct csd_config {
 };
 
 struct csd_hooks {
-    /* Send to every peer (the reactor's gossip repairs anything lost). */
-    void (*broadcast)(uint8_t channel, const uint8_t *data, size_t len, void *user);
     /* A block was committed in `round`: s is the state after it. The height's votes are
      * still readable through csd_vote during the call. */
     void (*committed)(const struct chain_state *s, const struct block *b, size_t block_bytes,
@@ -46,6 +44,20 @@ struct csd_hooks {
     void *user;
 };
 
+/* What the shell publishes to the peers: typed messages; the consensus reactor encodes
+ * them and chooses the channels (the shell knows neither). Called only live, never during
+ * replay, and only once the message is durable: our own vote or proposal is in the WAL,
+ * fsynced, before its callback runs (persist → sign → send). Called on the consensus thread
+ * from inside csd_* calls: a callback must not call back into the shell except its views.
+ * Either callback may be NULL. */
+struct csd_publish {
+    /* Our signed vote, for every peer (gossip repairs anything lost). */
+    void (*vote_cb)(const struct vote *v, void *user);
+    /* Our signed proposal with the parts of its block (parts: NULL if we hold none). */
+    void (*proposal_cb)(const struct proposal *p, const struct part_set *parts, void *user);
+    void *user;
+};
+
 struct csd;
 
 /* state: the node's chain state (updated in place at every commit; the caller keeps it
@@ -53,6 +65,8 @@ struct csd;
 int csd_new(const struct csd_config *cfg, struct blockexec *bx, struct chain_state *state,
             struct privval *pv, const struct csd_hooks *hooks, struct csd **out);
 void csd_free(struct csd *d);
+/* Set the publish hooks (copied), or with NULL remove them: nothing is published then. */
+void csd_set_publish(struct csd *d, const struct csd_publish *pub);
 
 /* Open the WAL, replay the current height, start. Errors: WAL errors (PX_ECORRUPT with a
  * log line naming the repair command), PX_ENOMEM. */
@@ -71,7 +85,8 @@ int csd_on_decided(struct csd *d, const uint8_t *block, size_t block_len, const 
 
 /* Fire due timers and retries. Non-zero: consensus cannot go on (a WAL write failed, or
  * a decided block cannot be committed because a store is damaged or unwritable, see
- * blockexec_err_is_fatal; the reason is logged): the caller stops the node. */
+ * blockexec_err_is_fatal, or our own signed vote or proposal could not be queued, a bug;
+ * the reason is logged): the caller stops the node. */
 int csd_tick(struct csd *d, uint64_t mono_ns, uint64_t wall_ns);
 uint64_t csd_next_deadline(const struct csd *d);
 

@@ -34,6 +34,8 @@
 #include "px_test.h"
 #include "sha256.h"
 #include "sign_bytes.h"
+#include "wal.h"
+#include "walcodec.h"
 
 #define CHAIN "blockexec-chain"
 #define NKEYS 8 /* key seeds; the genesis holds the first NGEN */
@@ -1207,7 +1209,7 @@ static void consensus_stops_on_damaged_store(void **state)
     cc.wal_path = wpath;
     cc.max_future_ns = 10 * SEC;
     unsigned commits = 0;
-    struct csd_hooks hooks = {NULL, count_commit, NULL, &commits};
+    struct csd_hooks hooks = {count_commit, NULL, &commits};
     struct csd *d = NULL;
     assert_int_equal(csd_new(&cc, &f->bx, f->s, pv, &hooks, &d), 0);
     uint64_t mono = SEC, wall = GENESIS_TIME + 10 * SEC;
@@ -1229,6 +1231,119 @@ static void consensus_stops_on_damaged_store(void **state)
     assert_int_equal(f->s->last_height, h);
     /* and it stays stopped */
     assert_int_equal(csd_tick(d, mono + SEC, wall + SEC), rc);
+    csd_free(d);
+    privval_free(pv);
+}
+
+/* What the shell published, and whether each was in the WAL when it was (issue 11). */
+struct published {
+    const char *wal_path;
+    unsigned votes, votes_durable, proposals, proposals_durable, proposals_with_parts;
+};
+
+/* Is our own `type` input (OWN_VOTE or OWN_PROPOSAL) with this signature in the WAL file? */
+static bool in_wal(const char *path, enum cs_input_type type, const uint8_t *sig, size_t sig_len)
+{
+    struct wal_options wo = {0};
+    struct wal_reader *r = NULL;
+    assert_int_equal(wal_reader_open(path, 0, &wo, &r), 0);
+    struct vote *votes = calloc(VALIDATOR_SET_MAX, sizeof(*votes));
+    assert_non_null(votes);
+    bool found = false;
+    for (;;) {
+        struct wal_record rec;
+        bool end = false;
+        assert_int_equal(wal_reader_next(r, &rec, &end), 0);
+        if (end)
+            break;
+        enum walcodec_kind k;
+        struct cs_input in;
+        uint64_t bh;
+        struct block_id bid;
+        const uint8_t *blk;
+        size_t bl;
+        if (rec.kind != WAL_KIND_INPUT ||
+            walcodec_decode(rec.payload, rec.len, &k, &in, votes, VALIDATOR_SET_MAX, &bh, &bid,
+                            &blk, &bl) != 0 ||
+            k != WALCODEC_INPUT || in.type != type)
+            continue;
+        const uint8_t *s =
+            type == CS_INPUT_OWN_VOTE ? in.u.vote.signature : in.u.proposal.proposal.signature;
+        if (memcmp(s, sig, sig_len) == 0)
+            found = true;
+    }
+    free(votes);
+    wal_reader_close(r);
+    return found;
+}
+
+static void on_publish_vote(const struct vote *v, void *user)
+{
+    struct published *pb = user;
+    pb->votes++;
+    if (in_wal(pb->wal_path, CS_INPUT_OWN_VOTE, v->signature, sizeof(v->signature)))
+        pb->votes_durable++;
+}
+
+static void on_publish_proposal(const struct proposal *p, const struct part_set *parts, void *user)
+{
+    struct published *pb = user;
+    pb->proposals++;
+    if (in_wal(pb->wal_path, CS_INPUT_OWN_PROPOSAL, p->signature, sizeof(p->signature)))
+        pb->proposals_durable++;
+    if (parts && part_set_is_complete(parts) && parts->header.total == p->block_id.parts.total &&
+        memcmp(parts->header.hash, p->block_id.parts.hash, BLOCK_ID_HASH_SIZE) == 0)
+        pb->proposals_with_parts++;
+}
+
+/* Issue 11: the shell publishes our own vote and proposal (typed, through csd_publish) only
+ * once they are durable in the WAL; a proposal comes with the parts of its block. */
+static void own_messages_published_after_wal(void **state)
+{
+    struct fx *f = *state;
+    f->g.n_validators = 1;
+    f->app.expect_validators = 1;
+    fresh_handshake(f);
+    char kpath[300], spath[300], wpath[300], err[PRIVVAL_ERR_MAX];
+    snprintf(kpath, sizeof(kpath), "%s/pv_key.json", f->dir);
+    snprintf(spath, sizeof(spath), "%s/pv_state.json", f->dir);
+    snprintf(wpath, sizeof(wpath), "%s/cs.wal", f->dir);
+    assert_int_equal(keyfile_write(kpath, KEYFILE_VALIDATOR, &keys[0], NULL, 0), 0);
+    assert_int_equal(privval_state_create(spath), 0);
+    struct privval *pv = NULL;
+    if (privval_open(kpath, spath, &pv, err, sizeof(err)) != 0)
+        fail_msg("privval: %s", err);
+    struct csd_config cc;
+    memset(&cc, 0, sizeof(cc));
+    cs_config_default(&cc.core);
+    cc.core.timeout_commit_ms = 1;
+    cc.wal_path = wpath;
+    cc.max_future_ns = 10 * SEC;
+    unsigned commits = 0;
+    struct csd_hooks hooks = {count_commit, NULL, &commits};
+    struct csd *d = NULL;
+    assert_int_equal(csd_new(&cc, &f->bx, f->s, pv, &hooks, &d), 0);
+    struct published pb = {.wal_path = wpath};
+    struct csd_publish pub = {on_publish_vote, on_publish_proposal, &pb};
+    csd_set_publish(d, &pub);
+    uint64_t mono = SEC, wall = GENESIS_TIME + 10 * SEC;
+    assert_int_equal(csd_start(d, mono, wall), 0);
+    assert_int_equal(run_shell(d, &mono, &wall, 1000, two_committed, &commits), 0);
+    assert_true(commits >= 2);
+    /* each height: our proposal, prevote and precommit */
+    assert_true(pb.votes >= 2 * commits);
+    assert_true(pb.proposals >= commits);
+    if (pb.votes_durable != pb.votes || pb.proposals_durable != pb.proposals)
+        fail_msg("published before logged: %u of %u votes, %u of %u proposals in the WAL",
+                 pb.votes_durable, pb.votes, pb.proposals_durable, pb.proposals);
+    assert_int_equal(pb.proposals_with_parts, pb.proposals);
+    /* removed hooks: nothing more is published */
+    csd_set_publish(d, NULL);
+    unsigned before = pb.votes;
+    commits = 0;
+    assert_int_equal(run_shell(d, &mono, &wall, 1000, two_committed, &commits), 0);
+    assert_true(commits >= 2);
+    assert_int_equal(pb.votes, before);
     csd_free(d);
     privval_free(pv);
 }
@@ -1453,6 +1568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(genesis_without_validators, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_on_damaged_store_is_fatal, setup, teardown),
         cmocka_unit_test_setup_teardown(consensus_stops_on_damaged_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(own_messages_published_after_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(evidence_checked_and_passed_on, setup, teardown),
         cmocka_unit_test_setup_teardown(kvledger_kill9, setup, teardown),
     };
