@@ -1184,23 +1184,22 @@ static bool never(void *user)
     return false;
 }
 
-/* Issue 21, end to end in the node's consensus shell: a single-validator chain commits,
- * then its block store is damaged under it; the next decided block cannot be committed
- * and the shell reports it (the node stops) instead of retrying forever. */
-static void consensus_stops_on_damaged_store(void **state)
+/* A one-validator consensus shell over the fixture: its signer and WAL in f->dir, commits
+ * counted in *commits. The caller frees *d, then *pv. */
+static void single_validator_shell(struct fx *f, char wpath[300], unsigned *commits,
+                                   struct privval **pv, struct csd **d)
 {
-    struct fx *f = *state;
     f->g.n_validators = 1;
     f->app.expect_validators = 1;
     fresh_handshake(f);
-    char kpath[300], spath[300], wpath[300], err[PRIVVAL_ERR_MAX];
+    char kpath[300], spath[300], err[PRIVVAL_ERR_MAX];
     snprintf(kpath, sizeof(kpath), "%s/pv_key.json", f->dir);
     snprintf(spath, sizeof(spath), "%s/pv_state.json", f->dir);
-    snprintf(wpath, sizeof(wpath), "%s/cs.wal", f->dir);
+    snprintf(wpath, 300, "%s/cs.wal", f->dir);
     assert_int_equal(keyfile_write(kpath, KEYFILE_VALIDATOR, &keys[0], NULL, 0), 0);
     assert_int_equal(privval_state_create(spath), 0);
-    struct privval *pv = NULL;
-    if (privval_open(kpath, spath, &pv, err, sizeof(err)) != 0)
+    *pv = NULL;
+    if (privval_open(kpath, spath, pv, err, sizeof(err)) != 0)
         fail_msg("privval: %s", err);
     struct csd_config cc;
     memset(&cc, 0, sizeof(cc));
@@ -1208,10 +1207,23 @@ static void consensus_stops_on_damaged_store(void **state)
     cc.core.timeout_commit_ms = 1;
     cc.wal_path = wpath;
     cc.max_future_ns = 10 * SEC;
-    unsigned commits = 0;
-    struct csd_hooks hooks = {count_commit, NULL, &commits};
-    struct csd *d = NULL;
-    assert_int_equal(csd_new(&cc, &f->bx, f->s, pv, &hooks, &d), 0);
+    *commits = 0;
+    struct csd_hooks hooks = {count_commit, NULL, commits}; /* copied by csd_new */
+    *d = NULL;
+    assert_int_equal(csd_new(&cc, &f->bx, f->s, *pv, &hooks, d), 0);
+}
+
+/* Issue 21, end to end in the node's consensus shell: a single-validator chain commits,
+ * then its block store is damaged under it; the next decided block cannot be committed
+ * and the shell reports it (the node stops) instead of retrying forever. */
+static void consensus_stops_on_damaged_store(void **state)
+{
+    struct fx *f = *state;
+    char wpath[300];
+    unsigned commits;
+    struct privval *pv;
+    struct csd *d;
+    single_validator_shell(f, wpath, &commits, &pv, &d);
     uint64_t mono = SEC, wall = GENESIS_TIME + 10 * SEC;
     assert_int_equal(csd_start(d, mono, wall), 0);
     assert_int_equal(run_shell(d, &mono, &wall, 1000, two_committed, &commits), 0);
@@ -1301,28 +1313,11 @@ static void on_publish_proposal(const struct proposal *p, const struct part_set 
 static void own_messages_published_after_wal(void **state)
 {
     struct fx *f = *state;
-    f->g.n_validators = 1;
-    f->app.expect_validators = 1;
-    fresh_handshake(f);
-    char kpath[300], spath[300], wpath[300], err[PRIVVAL_ERR_MAX];
-    snprintf(kpath, sizeof(kpath), "%s/pv_key.json", f->dir);
-    snprintf(spath, sizeof(spath), "%s/pv_state.json", f->dir);
-    snprintf(wpath, sizeof(wpath), "%s/cs.wal", f->dir);
-    assert_int_equal(keyfile_write(kpath, KEYFILE_VALIDATOR, &keys[0], NULL, 0), 0);
-    assert_int_equal(privval_state_create(spath), 0);
-    struct privval *pv = NULL;
-    if (privval_open(kpath, spath, &pv, err, sizeof(err)) != 0)
-        fail_msg("privval: %s", err);
-    struct csd_config cc;
-    memset(&cc, 0, sizeof(cc));
-    cs_config_default(&cc.core);
-    cc.core.timeout_commit_ms = 1;
-    cc.wal_path = wpath;
-    cc.max_future_ns = 10 * SEC;
-    unsigned commits = 0;
-    struct csd_hooks hooks = {count_commit, NULL, &commits};
-    struct csd *d = NULL;
-    assert_int_equal(csd_new(&cc, &f->bx, f->s, pv, &hooks, &d), 0);
+    char wpath[300];
+    unsigned commits;
+    struct privval *pv;
+    struct csd *d;
+    single_validator_shell(f, wpath, &commits, &pv, &d);
     struct published pb = {.wal_path = wpath};
     struct csd_publish pub = {on_publish_vote, on_publish_proposal, &pb};
     csd_set_publish(d, &pub);
