@@ -5,6 +5,8 @@
 #include "px_error.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 static const char *const texts[] = {
     [0] = "success",
@@ -82,4 +84,15 @@ int px_err_from_errno(int errnum)
     default:
         return PX_EIO;
     }
+}
+
+int px_err_say(char *err, size_t cap, int rc, const char *fmt, ...)
+{
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

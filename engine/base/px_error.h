@@ -9,6 +9,8 @@
 #ifndef PX_ERROR_H
 #define PX_ERROR_H
 
+#include <stddef.h>
+
 enum px_error {
     PX_OK = 0,
     PX_ENOMEM = -1,     /* out of memory */
@@ -39,6 +41,11 @@ enum px_error {
 
 /* The lowest (most negative) code: px_strerror knows every code from here to 0. */
 #define PX_ERR_LOWEST PX_EDIVERGED
+
+/* Write a sentence (printf format) into err (cap bytes; err may be NULL or cap 0: nothing
+ * is written) and return rc: `return px_err_say(err, cap, PX_EIO, "cannot open %s", p);`. */
+int px_err_say(char *err, size_t cap, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Text for an error code: a short lower-case phrase. Never NULL; unknown codes give
  * "unknown error". */

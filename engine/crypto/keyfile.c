@@ -23,20 +23,6 @@
 #define TYPE_PUB "tendermint/PubKeyEd25519"
 #define TYPE_PRIV "tendermint/PrivKeyEd25519"
 
-static int fail(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 void keyfile_node_id(const struct ed25519_pubkey *pub, char out[KEYFILE_NODE_ID_LEN])
 {
     uint8_t addr[CRYPTO_ADDRESS_SIZE];
@@ -138,31 +124,33 @@ int keyfile_write(const char *path, enum keyfile_kind kind, const struct ed25519
                   char *err, size_t err_cap)
 {
     if (!path || !priv || (kind != KEYFILE_VALIDATOR && kind != KEYFILE_NODE))
-        return fail(err, err_cap, PX_EINVAL, "key file: invalid arguments");
+        return px_err_say(err, err_cap, PX_EINVAL, "key file: invalid arguments");
     if (!ed25519_privkey_consistent(priv))
-        return fail(err, err_cap, PX_EINVAL,
-                    "%s: not written: the private key's public half does not match its seed", path);
+        return px_err_say(err, err_cap, PX_EINVAL,
+                          "%s: not written: the private key's public half does not match its seed",
+                          path);
     if (access(path, F_OK) == 0)
-        return fail(err, err_cap, PX_EEXIST,
-                    "%s already exists; refusing to overwrite a key (move it away first)", path);
+        return px_err_say(err, err_cap, PX_EEXIST,
+                          "%s already exists; refusing to overwrite a key (move it away first)",
+                          path);
 
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp)
-        return fail(err, err_cap, PX_ENOMEM, "%s: out of memory", path);
+        return px_err_say(err, err_cap, PX_ENOMEM, "%s: out of memory", path);
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp); /* mode 0600 */
     if (fd < 0) {
         int rc = px_err_from_errno(errno);
-        fail(err, err_cap, rc, "%s: cannot create a temporary file beside it: %s", path,
-             strerror(errno));
+        px_err_say(err, err_cap, rc, "%s: cannot create a temporary file beside it: %s", path,
+                   strerror(errno));
         free(tmp);
         return rc;
     }
     char *text = render(kind, priv);
     int rc = 0;
     if (!text) {
-        rc = fail(err, err_cap, PX_ENOMEM, "%s: cannot render the key as JSON", path);
+        rc = px_err_say(err, err_cap, PX_ENOMEM, "%s: cannot render the key as JSON", path);
         goto fail_tmp;
     }
     size_t tlen = strlen(text);
@@ -172,12 +160,14 @@ int keyfile_write(const char *path, enum keyfile_kind kind, const struct ed25519
     sodium_memzero(text, tlen);
     free(text);
     if (rc != 0) {
-        fail(err, err_cap, rc, "%s: writing the temporary file failed: %s", path, px_strerror(rc));
+        px_err_say(err, err_cap, rc, "%s: writing the temporary file failed: %s", path,
+                   px_strerror(rc));
         goto fail_tmp;
     }
     if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
         rc = px_err_from_errno(errno);
-        fail(err, err_cap, rc, "%s: syncing the temporary file failed: %s", path, strerror(errno));
+        px_err_say(err, err_cap, rc, "%s: syncing the temporary file failed: %s", path,
+                   strerror(errno));
         goto fail_tmp;
     }
     close(fd);
@@ -185,17 +175,17 @@ int keyfile_write(const char *path, enum keyfile_kind kind, const struct ed25519
     rc = rename_noreplace(tmp, path);
     if (rc != 0) {
         if (rc == PX_EEXIST)
-            fail(err, err_cap, rc, "%s already exists; refusing to overwrite a key", path);
+            px_err_say(err, err_cap, rc, "%s already exists; refusing to overwrite a key", path);
         else
-            fail(err, err_cap, rc, "%s: cannot move the new key into place: %s", path,
-                 px_strerror(rc));
+            px_err_say(err, err_cap, rc, "%s: cannot move the new key into place: %s", path,
+                       px_strerror(rc));
         goto fail_tmp;
     }
     free(tmp);
     rc = fsync_dir_of(path);
     if (rc != 0)
-        return fail(err, err_cap, rc, "%s: written, but syncing its directory failed: %s", path,
-                    px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "%s: written, but syncing its directory failed: %s",
+                          path, px_strerror(rc));
     return 0;
 
 fail_tmp:
@@ -216,34 +206,37 @@ static int read_file(const char *path, char **out, size_t *out_len, char *err, s
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
-            return fail(err, err_cap, PX_ENOTFOUND, "%s: no such key file", path);
-        return fail(err, err_cap, px_err_from_errno(e), "%s: cannot open: %s", path, strerror(e));
+            return px_err_say(err, err_cap, PX_ENOTFOUND, "%s: no such key file", path);
+        return px_err_say(err, err_cap, px_err_from_errno(e), "%s: cannot open: %s", path,
+                          strerror(e));
     }
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) != 0) {
-        rc = fail(err, err_cap, px_err_from_errno(errno), "%s: cannot stat: %s", path,
-                  strerror(errno));
+        rc = px_err_say(err, err_cap, px_err_from_errno(errno), "%s: cannot stat: %s", path,
+                        strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = fail(err, err_cap, PX_EDECODE, "%s: not a regular file", path);
+        rc = px_err_say(err, err_cap, PX_EDECODE, "%s: not a regular file", path);
         goto out;
     }
     if (st.st_mode & 077) {
-        rc = fail(err, err_cap, PX_EPERM,
-                  "%s: key file can be read by group or others (mode %04o); run 'chmod 600 %s'",
-                  path, (unsigned)(st.st_mode & 07777), path);
+        rc = px_err_say(
+            err, err_cap, PX_EPERM,
+            "%s: key file can be read by group or others (mode %04o); run 'chmod 600 %s'", path,
+            (unsigned)(st.st_mode & 07777), path);
         goto out;
     }
     if (st.st_size > KEYFILE_MAX_BYTES) {
-        rc = fail(err, err_cap, PX_ETOOBIG, "%s: %lld bytes, larger than a key file can be (%d)",
-                  path, (long long)st.st_size, KEYFILE_MAX_BYTES);
+        rc = px_err_say(err, err_cap, PX_ETOOBIG,
+                        "%s: %lld bytes, larger than a key file can be (%d)", path,
+                        (long long)st.st_size, KEYFILE_MAX_BYTES);
         goto out;
     }
     char *buf = malloc((size_t)st.st_size + 1);
     if (!buf) {
-        rc = fail(err, err_cap, PX_ENOMEM, "%s: out of memory", path);
+        rc = px_err_say(err, err_cap, PX_ENOMEM, "%s: out of memory", path);
         goto out;
     }
     size_t got = 0;
@@ -269,25 +262,26 @@ static int get_key(const char *path, json_t *root, const char *field, const char
 {
     json_t *o = json_object_get(root, field);
     if (!json_is_object(o))
-        return fail(err, err_cap, PX_EDECODE, "%s: missing object \"%s\"", path, field);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: missing object \"%s\"", path, field);
     const char *type = json_string_value(json_object_get(o, "type"));
     if (!type || strcmp(type, want_type) != 0)
-        return fail(err, err_cap, PX_EDECODE, "%s: \"%s.type\" must be \"%s\"", path, field,
-                    want_type);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: \"%s.type\" must be \"%s\"", path, field,
+                          want_type);
     json_t *v = json_object_get(o, "value");
     const char *b64 = json_string_value(v);
     if (!b64)
-        return fail(err, err_cap, PX_EDECODE, "%s: missing string \"%s.value\"", path, field);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: missing string \"%s.value\"", path, field);
     uint8_t tmp[ED25519_PRIVKEY_SIZE + 3];
     size_t len = 0;
     int rc = px_base64_decode(tmp, sizeof(tmp), &len, b64, json_string_length(v));
     if (rc == PX_ETOOBIG || (rc == 0 && len != n)) {
         sodium_memzero(tmp, sizeof(tmp));
-        return fail(err, err_cap, PX_EDECODE, "%s: \"%s.value\" must be %zu bytes of base64", path,
-                    field, n);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: \"%s.value\" must be %zu bytes of base64",
+                          path, field, n);
     }
     if (rc != 0)
-        return fail(err, err_cap, PX_EDECODE, "%s: \"%s.value\" is not valid base64", path, field);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: \"%s.value\" is not valid base64", path,
+                          field);
     memcpy(dst, tmp, n);
     sodium_memzero(tmp, sizeof(tmp));
     return 0;
@@ -298,18 +292,19 @@ static int check_key(const char *path, json_t *root, enum keyfile_kind kind,
                      size_t err_cap)
 {
     if (!json_is_object(root))
-        return fail(err, err_cap, PX_EDECODE, "%s: must be a JSON object", path);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: must be a JSON object", path);
     int rc =
         get_key(path, root, "priv_key", TYPE_PRIV, priv->bytes, ED25519_PRIVKEY_SIZE, err, err_cap);
     if (rc != 0)
         return rc;
     if (ed25519_pubkey_of(priv, pub) != 0)
-        return fail(err, err_cap, PX_EINTERNAL, "%s: libsodium failed", path);
+        return px_err_say(err, err_cap, PX_EINTERNAL, "%s: libsodium failed", path);
     if (sodium_memcmp(pub->bytes, priv->bytes + ED25519_SEED_SIZE, ED25519_PUBKEY_SIZE) != 0)
-        return fail(err, err_cap, PX_ECRYPTO,
-                    "%s: \"priv_key\" is inconsistent: its public half does not belong to its "
-                    "seed",
-                    path);
+        return px_err_say(
+            err, err_cap, PX_ECRYPTO,
+            "%s: \"priv_key\" is inconsistent: its public half does not belong to its "
+            "seed",
+            path);
     if (kind == KEYFILE_NODE)
         return 0;
 
@@ -319,22 +314,24 @@ static int check_key(const char *path, json_t *root, enum keyfile_kind kind,
     if (rc != 0)
         return rc;
     if (memcmp(file_pub.bytes, pub->bytes, ED25519_PUBKEY_SIZE) != 0)
-        return fail(err, err_cap, PX_ECRYPTO,
-                    "%s: \"pub_key\" does not belong to \"priv_key\" (mixed-up key file?)", path);
+        return px_err_say(err, err_cap, PX_ECRYPTO,
+                          "%s: \"pub_key\" does not belong to \"priv_key\" (mixed-up key file?)",
+                          path);
     json_t *a = json_object_get(root, "address");
     const char *hex = json_string_value(a);
     if (!hex)
-        return fail(err, err_cap, PX_EDECODE, "%s: missing string \"address\"", path);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: missing string \"address\"", path);
     uint8_t addr[CRYPTO_ADDRESS_SIZE + 1], want[CRYPTO_ADDRESS_SIZE];
     size_t alen = 0;
     rc = px_hex_decode(addr, sizeof(addr), &alen, hex, json_string_length(a));
     if (rc != 0 || alen != CRYPTO_ADDRESS_SIZE)
-        return fail(err, err_cap, PX_EDECODE, "%s: \"address\" must be %d bytes of hex", path,
-                    CRYPTO_ADDRESS_SIZE);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s: \"address\" must be %d bytes of hex", path,
+                          CRYPTO_ADDRESS_SIZE);
     ed25519_address(pub, want);
     if (memcmp(addr, want, CRYPTO_ADDRESS_SIZE) != 0)
-        return fail(err, err_cap, PX_ECRYPTO,
-                    "%s: \"address\" is not the address of \"pub_key\" (mixed-up key file?)", path);
+        return px_err_say(err, err_cap, PX_ECRYPTO,
+                          "%s: \"address\" is not the address of \"pub_key\" (mixed-up key file?)",
+                          path);
     return 0;
 }
 
@@ -342,7 +339,7 @@ int keyfile_load(const char *path, enum keyfile_kind kind, struct ed25519_privke
                  struct ed25519_pubkey *pub, char *err, size_t err_cap)
 {
     if (!path || !priv || !pub || (kind != KEYFILE_VALIDATOR && kind != KEYFILE_NODE))
-        return fail(err, err_cap, PX_EINVAL, "key file: invalid arguments");
+        return px_err_say(err, err_cap, PX_EINVAL, "key file: invalid arguments");
     char *text = NULL;
     size_t len = 0;
     int rc = read_file(path, &text, &len, err, err_cap);
@@ -353,8 +350,8 @@ int keyfile_load(const char *path, enum keyfile_kind kind, struct ed25519_privke
     sodium_memzero(text, len);
     free(text);
     if (!root)
-        return fail(err, err_cap, PX_EDECODE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
-                    jerr.column, jerr.text);
+        return px_err_say(err, err_cap, PX_EDECODE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
+                          jerr.column, jerr.text);
     rc = check_key(path, root, kind, priv, pub, err, err_cap);
     /* wipe the base64 of the private key that jansson holds */
     json_t *v = json_object_get(json_object_get(root, "priv_key"), "value");

@@ -73,20 +73,6 @@ struct privval {
     size_t sign_bytes_len;
 };
 
-static int set_err(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* ---- the state file --------------------------------------------------------------------- */
 
 /* CometBFT's shape: {"height": "5", "round": 0, "step": 3, "signature": B64, "signbytes":
@@ -149,22 +135,22 @@ static int load_state(struct privval *pv, char *err, size_t cap)
     size_t len;
     int rc = fileio_read_all(path, PRIVVAL_STATE_FILE_MAX, &text, &len);
     if (rc == PX_ENOTFOUND)
-        return set_err(err, cap, rc,
-                       "%s: the signer's state file is missing. If this validator never "
-                       "signed, create it with 'phalanx init'; if it did, restore the file "
-                       "(starting without it risks signing twice)",
-                       path);
+        return px_err_say(err, cap, rc,
+                          "%s: the signer's state file is missing. If this validator never "
+                          "signed, create it with 'phalanx init'; if it did, restore the file "
+                          "(starting without it risks signing twice)",
+                          path);
     if (rc != 0)
-        return set_err(err, cap, rc, "%s: cannot read the signer's state: %s", path,
-                       px_strerror(rc));
+        return px_err_say(err, cap, rc, "%s: cannot read the signer's state: %s", path,
+                          px_strerror(rc));
     json_error_t je;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!o)
-        return set_err(err, cap, PX_ECORRUPT,
-                       "%s:%d: the signer's state is not valid JSON (%s); restore it from a "
-                       "backup — do not delete it",
-                       path, je.line, je.text);
+        return px_err_say(err, cap, PX_ECORRUPT,
+                          "%s:%d: the signer's state is not valid JSON (%s); restore it from a "
+                          "backup — do not delete it",
+                          path, je.line, je.text);
     rc = PX_ECORRUPT;
     const char *what = NULL;
     json_t *h = json_object_get(o, "height");
@@ -238,8 +224,8 @@ static int load_state(struct privval *pv, char *err, size_t cap)
     return 0;
 bad:
     json_decref(o);
-    return set_err(err, cap, rc, "%s: bad signer state: %s; restore the file from a backup", path,
-                   what);
+    return px_err_say(err, cap, rc, "%s: bad signer state: %s; restore the file from a backup",
+                      path, what);
 }
 
 /* Temporary files of whole-file writes cut short by a crash ("STATE.tmpXXXXXX", see fileio:
@@ -283,16 +269,16 @@ int privval_open(const char *key_path, const char *state_path, struct privval **
     snprintf(lock, ln, "%s.lock", state_path);
     pv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (pv->lock_fd < 0) {
-        rc = set_err(err, err_cap, px_err_from_errno(errno), "%s: cannot open the lock file: %s",
-                     lock, strerror(errno));
+        rc = px_err_say(err, err_cap, px_err_from_errno(errno), "%s: cannot open the lock file: %s",
+                        lock, strerror(errno));
         free(lock);
         goto fail;
     }
     if (flock(pv->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = set_err(err, err_cap, PX_EAGAIN,
-                     "%s: another process is using this validator's signer (a second node with "
-                     "the same home?); stop it first",
-                     lock);
+        rc = px_err_say(err, err_cap, PX_EAGAIN,
+                        "%s: another process is using this validator's signer (a second node with "
+                        "the same home?); stop it first",
+                        lock);
         free(lock);
         goto fail;
     }
@@ -485,23 +471,25 @@ int privval_health(const struct privval *pv, char *why, size_t why_cap)
     if (pv->last_err == 0)
         return 0;
     if (pv->failed)
-        return set_err(why, why_cap, pv->last_err,
-                       "the validator's signer stopped signing at height %" PRId64 " round %" PRId32
-                       " (%s): writing %s failed (%s); nothing was signed since. "
-                       "Check the disk, then restart the node",
-                       pv->fail_height, pv->fail_round, step_name(pv->fail_step), pv->state_path,
-                       px_strerror(pv->last_err));
+        return px_err_say(why, why_cap, pv->last_err,
+                          "the validator's signer stopped signing at height %" PRId64
+                          " round %" PRId32
+                          " (%s): writing %s failed (%s); nothing was signed since. "
+                          "Check the disk, then restart the node",
+                          pv->fail_height, pv->fail_round, step_name(pv->fail_step), pv->state_path,
+                          px_strerror(pv->last_err));
     const char *fix = pv->last_err == PX_ENOFD
                           ? "free file descriptors (limit RPC and p2p connections, raise the "
                             "open-file limit: LimitNOFILE, ulimit -n)"
                       : pv->last_err == PX_ENOSPC ? "free disk space on that file system"
                                                   : "see the node's log";
-    return set_err(why, why_cap, pv->last_err,
-                   "the validator's signer cannot persist %s (%s): its signature at height %" PRId64
-                   " round %" PRId32 " (%s) was refused (failed writes so far: %" PRIu64
-                   ") and it tries again at the next one; %s",
-                   pv->state_path, px_strerror(pv->last_err), pv->fail_height, pv->fail_round,
-                   step_name(pv->fail_step), pv->failures, fix);
+    return px_err_say(
+        why, why_cap, pv->last_err,
+        "the validator's signer cannot persist %s (%s): its signature at height %" PRId64
+        " round %" PRId32 " (%s) was refused (failed writes so far: %" PRIu64
+        ") and it tries again at the next one; %s",
+        pv->state_path, px_strerror(pv->last_err), pv->fail_height, pv->fail_round,
+        step_name(pv->fail_step), pv->failures, fix);
 }
 
 uint64_t privval_failures(const struct privval *pv)

@@ -50,20 +50,6 @@ static int faulted(struct statefile *sf, enum statefile_step step)
     return e;
 }
 
-static int set_err(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* A fresh, empty scratch file of ours: whatever had the name (a file left by a crash, a
  * symbolic link) is removed first, and O_EXCL | O_NOFOLLOW make sure we created it. */
 static int create_scratch(struct statefile *sf)
@@ -101,14 +87,14 @@ int statefile_open(const char *path, struct statefile **out, char *err, size_t e
     const char *dir = dirname(d);
     sf->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sf->dir_fd < 0) {
-        rc = set_err(err, err_cap, px_err_from_errno(errno),
-                     "%s: cannot open the signer's state directory: %s", dir, strerror(errno));
+        rc = px_err_say(err, err_cap, px_err_from_errno(errno),
+                        "%s: cannot open the signer's state directory: %s", dir, strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstatat(sf->dir_fd, sf->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        rc = set_err(err, err_cap, px_err_from_errno(errno),
-                     "%s: cannot stat the signer's state: %s", path, strerror(errno));
+        rc = px_err_say(err, err_cap, px_err_from_errno(errno),
+                        "%s: cannot stat the signer's state: %s", path, strerror(errno));
         goto fail;
     }
     /* Swapping names needs the state to be a regular file that we can write (it becomes
@@ -116,16 +102,16 @@ int statefile_open(const char *path, struct statefile **out, char *err, size_t e
     if (S_ISREG(st.st_mode)) {
         sf->state_fd = openat(sf->dir_fd, sf->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (sf->state_fd < 0 && errno != EACCES && errno != EPERM) {
-            rc = set_err(err, err_cap, px_err_from_errno(errno),
-                         "%s: cannot open the signer's state: %s", path, strerror(errno));
+            rc = px_err_say(err, err_cap, px_err_from_errno(errno),
+                            "%s: cannot open the signer's state: %s", path, strerror(errno));
             goto fail;
         }
     }
     sf->exchange = sf->state_fd >= 0;
     rc = create_scratch(sf);
     if (rc != 0) {
-        set_err(err, err_cap, rc, "%s/%s: cannot create the signer's scratch file: %s", dir,
-                sf->scratch_name, px_strerror(rc));
+        px_err_say(err, err_cap, rc, "%s/%s: cannot create the signer's scratch file: %s", dir,
+                   sf->scratch_name, px_strerror(rc));
         goto fail;
     }
     free(d);

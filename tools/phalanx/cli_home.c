@@ -19,20 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int set_err(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 int cli_home_check_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -71,17 +57,17 @@ int cli_home_build_dir(const char *final, const char *purpose, char *build, size
     struct stat st;
     if (stat(final, &st) == 0) {
         if (strlen(final) >= build_cap)
-            return set_err(err, err_cap, PX_ETOOBIG, "%s: path too long", final);
+            return px_err_say(err, err_cap, PX_ETOOBIG, "%s: path too long", final);
         snprintf(build, build_cap, "%s", final);
         *in_place = true;
         return 0;
     }
     int n = snprintf(build, build_cap, "%s.%s-XXXXXX", final, purpose);
     if (n < 0 || (size_t)n >= build_cap)
-        return set_err(err, err_cap, PX_ETOOBIG, "%s: path too long", final);
+        return px_err_say(err, err_cap, PX_ETOOBIG, "%s: path too long", final);
     if (!mkdtemp(build))
-        return set_err(err, err_cap, px_err_from_errno(errno),
-                       "cannot create a directory beside %s: %s", final, strerror(errno));
+        return px_err_say(err, err_cap, px_err_from_errno(errno),
+                          "cannot create a directory beside %s: %s", final, strerror(errno));
     *in_place = false;
     return 0;
 }
@@ -93,12 +79,13 @@ int cli_home_commit(const char *build, const char *final, char *err, size_t err_
     if (dfd >= 0)
         close(dfd);
     if (!synced || rename(build, final) != 0)
-        return set_err(err, err_cap, PX_EIO, "cannot move the new directory into place at %s: %s",
-                       final, synced ? strerror(errno) : "fsync failed");
+        return px_err_say(err, err_cap, PX_EIO,
+                          "cannot move the new directory into place at %s: %s", final,
+                          synced ? strerror(errno) : "fsync failed");
     int rc = fileio_fsync_parent(final);
     if (rc != 0)
-        return set_err(err, err_cap, rc, "cannot sync the directory that holds %s: %s", final,
-                       px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "cannot sync the directory that holds %s: %s", final,
+                          px_strerror(rc));
     return 0;
 }
 
@@ -107,7 +94,7 @@ static int path_join(char *out, size_t cap, const char *home, const char *rel, c
 {
     int n = snprintf(out, cap, "%s/%s", home, rel);
     if (n < 0 || (size_t)n >= cap)
-        return set_err(err, err_cap, PX_ETOOBIG, "%s: path too long", home);
+        return px_err_say(err, err_cap, PX_ETOOBIG, "%s: path too long", home);
     return 0;
 }
 
@@ -122,8 +109,8 @@ int cli_home_make_dirs(const char *home, char *err, size_t err_cap)
     if (rc == PX_ETOOBIG)
         return rc;
     if (rc != 0)
-        return set_err(err, err_cap, rc, "cannot create the directories of %s: %s", home,
-                       px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "cannot create the directories of %s: %s", home,
+                          px_strerror(rc));
     return 0;
 }
 
@@ -132,13 +119,13 @@ int cli_home_write_new_key(const char *path, enum keyfile_kind kind, struct ed25
 {
     struct ed25519_privkey priv;
     if (ed25519_generate(&priv, pub) != 0)
-        return set_err(err, err_cap, PX_EINTERNAL,
-                       "cannot generate a key (libsodium failed to initialise)");
+        return px_err_say(err, err_cap, PX_EINTERNAL,
+                          "cannot generate a key (libsodium failed to initialise)");
     char kerr[KEYFILE_ERR_MAX] = "";
     int rc = keyfile_write(path, kind, &priv, kerr, sizeof(kerr));
     ed25519_privkey_wipe(&priv);
     if (rc != 0)
-        return set_err(err, err_cap, rc, "%s", kerr[0] ? kerr : px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "%s", kerr[0] ? kerr : px_strerror(rc));
     return 0;
 }
 
@@ -158,7 +145,7 @@ int cli_home_write_keys(const char *home, struct ed25519_pubkey *node_pub,
                         err_cap)) != 0)
         return rc;
     if ((rc = privval_state_create(path)) != 0)
-        return set_err(err, err_cap, rc, "cannot write %s: %s", path, px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "cannot write %s: %s", path, px_strerror(rc));
     return 0;
 }
 
@@ -167,17 +154,17 @@ int cli_home_write_conf(const char *home, const struct config *c, char *err, siz
     char cerr[CONFIG_ERR_MAX];
     int rc = config_validate(c, cerr, sizeof(cerr));
     if (rc != 0)
-        return set_err(err, err_cap, rc, "%s", cerr);
+        return px_err_say(err, err_cap, rc, "%s", cerr);
     char path[CLI_HOME_PATH_MAX + 64];
     if ((rc = path_join(path, sizeof(path), home, "config/node.conf", err, err_cap)) != 0)
         return rc;
     char *text;
     if (config_format(c, &text) != 0)
-        return set_err(err, err_cap, PX_ENOMEM, "out of memory");
+        return px_err_say(err, err_cap, PX_ENOMEM, "out of memory");
     rc = fileio_write_atomic(path, text, strlen(text), 0644, FILEIO_NOREPLACE);
     free(text);
     if (rc != 0)
-        return set_err(err, err_cap, rc, "cannot write %s: %s", path, px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "cannot write %s: %s", path, px_strerror(rc));
     return 0;
 }
 
@@ -189,6 +176,6 @@ int cli_home_write_genesis(const char *home, const struct genesis *g, char *err,
         return rc;
     char gerr[GENESIS_ERR_MAX] = "";
     if ((rc = genesis_write(path, g, gerr, sizeof(gerr))) != 0)
-        return set_err(err, err_cap, rc, "%s", gerr[0] ? gerr : px_strerror(rc));
+        return px_err_say(err, err_cap, rc, "%s", gerr[0] ? gerr : px_strerror(rc));
     return 0;
 }
